@@ -1,0 +1,1 @@
+"""Operation handlers, one module per resource; openapi.yaml routes requests here."""

@@ -1,0 +1,56 @@
+"""Build the ASGI application from openapi.yaml and a Settings object."""
+
+import typing as t
+
+import connexion
+from connexion.frameworks import starlette as connexion_starlette
+from connexion.options import SwaggerUIOptions
+
+from pizza_api import jsonenc, spec, validation
+from pizza_api.context import Services
+from pizza_api.db import Database
+from pizza_api.errors import ErrorBoundary
+from pizza_api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from pizza_api.security import make_bearer_handler
+from pizza_api.settings import Settings
+
+SWAGGER_PATH = "/swagger"
+
+# Connexion routes an integer path parameter with a `[+-]?[0-9]+` converter, so
+# `/pizzas/abc` would be an unrouted 404 and `/pizzas/+5` pizza 5. Matching any
+# segment lets the strict parameter validator answer the contract's 400 instead.
+connexion_starlette.PATH_PARAMETER_CONVERTERS.pop("integer", None)
+
+
+def create_app(settings: Settings, *, db: Database | None = None) -> t.Any:
+    """Return the ASGI app: Connexion routing and validation inside our middleware.
+
+    The caller prepares the database (migrations, seed data) before serving; see
+    `pizza_api.startup`.
+    """
+    published = spec.published_spec(spec.load_spec())
+    spec_index = spec.SpecIndex(published)
+    services = Services(settings=settings, db=db or Database(settings), spec_index=spec_index)
+
+    bearer = make_bearer_handler(services, spec_index)
+    app = connexion.AsyncApp(
+        __name__,
+        jsonifier=jsonenc.GoJsonifier(),
+        validator_map=validation.validator_map(),
+        security_map={"bearer": bearer, "oauth2": bearer},
+        swagger_ui_options=SwaggerUIOptions(
+            swagger_ui_path=SWAGGER_PATH,
+            swagger_ui_config={"persistAuthorization": True},
+        ),
+    )
+    app.add_api(
+        published,
+        strict_validation=False,
+        validate_responses=settings.validate_responses,
+    )
+    ErrorBoundary(spec_index).install(app)
+
+    wrapped = BodyLimitMiddleware(app, settings.max_body_bytes)
+    wrapped = RequestContextMiddleware(wrapped, services)
+    wrapped.services = services
+    return wrapped

@@ -1,0 +1,283 @@
+"""The `pizza-api` command: serve, database, clients, users and tokens."""
+
+import argparse
+import datetime as dt
+import json
+import sys
+
+from pizza_api import __version__
+
+ROLES = ("admin", "user")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    from pizza_api.migrate import SchemaError
+    from pizza_api.server import PortInUseError
+    from pizza_api.settings import SettingsError
+
+    try:
+        return args.run(args) or 0
+    except (SettingsError, PortInUseError, SchemaError, CommandError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+class CommandError(RuntimeError):
+    """A command failed for a reason the user can fix; printed as one line."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pizza-api",
+        description="Pizza API service and operations tool. Settings come from the environment.",
+    )
+    parser.add_argument("--version", action="version", version=f"pizza-api {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="prepare the database and serve the API")
+    serve.add_argument(
+        "--workers", type=int, help="worker processes (default: WEB_CONCURRENCY or 2)"
+    )
+    serve.add_argument(
+        "--reload",
+        action=argparse.BooleanOptionalAction,
+        help="restart on code changes with a single uvicorn process (default: on in development)",
+    )
+    serve.set_defaults(run=cmd_serve)
+
+    db = commands.add_parser("db", help="database schema").add_subparsers(metavar="ACTION")
+    upgrade = db.add_parser("upgrade", help="apply migrations up to the latest revision")
+    upgrade.set_defaults(run=cmd_db_upgrade)
+    current = db.add_parser("current", help="print the schema revision and the latest one")
+    current.set_defaults(run=cmd_db_current)
+
+    clients = commands.add_parser("clients", help="OAuth clients").add_subparsers(metavar="ACTION")
+    create = clients.add_parser("create", help="create a client and print its secret once")
+    create.add_argument("--name", required=True, help="display name")
+    create.add_argument(
+        "--role", choices=ROLES, default="admin", help="role of the owner (default: admin)"
+    )
+    create.add_argument(
+        "--email",
+        help="owner's email; created with --role when missing "
+        "(default: system@pizza.com for admin, user@pizza.com for user)",
+    )
+    create.add_argument("--client-id", help="client id (default: a random UUID)")
+    create.add_argument("--scopes", default="read write", help="space-separated scopes")
+    create.set_defaults(run=cmd_clients_create)
+    listing = clients.add_parser("list", help="list live clients of every owner")
+    listing.set_defaults(run=cmd_clients_list)
+    delete = clients.add_parser("delete", help="soft-delete a client; its tokens stop working")
+    delete.add_argument("client_id")
+    delete.set_defaults(run=cmd_clients_delete)
+
+    users = commands.add_parser("users", help="users that own clients").add_subparsers(
+        metavar="ACTION"
+    )
+    users.add_parser("list", help="list users with their roles").set_defaults(run=cmd_users_list)
+    set_role = users.add_parser("set-role", help="change a user's role; takes effect at once")
+    set_role.add_argument("email")
+    set_role.add_argument("role", choices=ROLES)
+    set_role.set_defaults(run=cmd_users_set_role)
+
+    token = commands.add_parser("token", help="access tokens").add_subparsers(metavar="ACTION")
+    decode = token.add_parser("decode", help="print a token's header and claims")
+    decode.add_argument("token", help="the JWT, or - to read it from standard input")
+    decode.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="print the claims without checking the signature against JWT_SECRET",
+    )
+    decode.set_defaults(run=cmd_token_decode)
+    return parser
+
+
+def _settings():
+    from pizza_api.settings import Settings
+
+    return Settings.from_env()
+
+
+def _database(settings=None):
+    from pizza_api.db import Database
+
+    return Database(settings or _settings())
+
+
+def cmd_serve(args) -> int:
+    from pizza_api import server, startup
+    from pizza_api.logs import configure_logging
+
+    settings = _settings()
+    configure_logging(settings)
+    reload = settings.is_development if args.reload is None else args.reload
+    workers = args.workers or settings.workers
+    server.check_port_free(settings.host, settings.port)
+    db = _database(settings)
+    try:
+        startup.prepare_database(settings, db)
+    except Exception as exc:
+        from sqlalchemy.exc import OperationalError
+
+        if isinstance(exc, OperationalError):
+            raise CommandError(f"cannot reach the database: {exc.orig}") from None
+        raise
+    finally:
+        db.dispose()
+    server.serve(settings, workers=1 if reload else workers, reload=reload)
+    return 0
+
+
+def cmd_db_upgrade(args) -> int:
+    from pizza_api import migrate
+
+    before, after = migrate.upgrade(_database())
+    print(f"schema revision: {before or 'none'} -> {after}")
+    return 0
+
+
+def cmd_db_current(args) -> int:
+    from pizza_api import migrate
+
+    current, head = migrate.current_revision(_database()), migrate.head_revision()
+    print(f"current: {current or 'none'}\nlatest:  {head}")
+    return 0 if current == head else 3
+
+
+def cmd_clients_create(args) -> int:
+    from pizza_api import clients, security
+    from pizza_api.seed import SYSTEM_EMAIL, get_or_create_user
+
+    settings = _settings()
+    email = args.email or (SYSTEM_EMAIL if args.role == "admin" else "user@pizza.com")
+    secret = clients.generate_secret()
+    secret_hash = security.hash_secret(secret, settings.bcrypt_rounds)
+    with _database(settings).session() as session:
+        owner = get_or_create_user(session, email, f"{args.role.title()} User", args.role)
+        if owner.role != args.role:
+            raise CommandError(
+                f"user {email} has role {owner.role}, not {args.role}; "
+                f"use `pizza-api users set-role {email} {args.role}` or another --email"
+            )
+        if args.client_id and session.get(clients.OAuthClient, args.client_id) is not None:
+            raise CommandError(f"client id {args.client_id!r} is taken (ids are never reused)")
+        client = clients.create_client(
+            session,
+            owner_id=owner.id,
+            name=args.name,
+            secret_hash=secret_hash,
+            client_id=args.client_id,
+            scopes=args.scopes,
+        )
+        client_id = client.id
+    print(
+        f"client_id:     {client_id}\nclient_secret: {secret}\nrole:          {args.role} ({email})"
+    )
+    print("The secret is shown only now; store it in your secret manager.", file=sys.stderr)
+    return 0
+
+
+def cmd_clients_list(args) -> int:
+    from pizza_api import clients
+
+    with _database().session(read_only=True) as session:
+        rows = [
+            (c.id, c.name, str(c.user_id), c.scopes, c.created_at.isoformat())
+            for c in clients.list_clients(session)
+        ]
+    _print_table(("CLIENT_ID", "NAME", "USER_ID", "SCOPES", "CREATED_AT"), rows)
+    return 0
+
+
+def cmd_clients_delete(args) -> int:
+    from pizza_api import clients
+    from pizza_api.errors import ApiError
+
+    try:
+        with _database().session() as session:
+            clients.delete_client(session, args.client_id, owner_id=None)
+    except ApiError:
+        raise CommandError(f"no live client with id {args.client_id!r}") from None
+    print(f"deleted client {args.client_id}")
+    return 0
+
+
+def cmd_users_list(args) -> int:
+    from sqlalchemy import select
+
+    from pizza_api.models import User
+
+    with _database().session(read_only=True) as session:
+        rows = [
+            (str(u.id), u.email, u.name, u.role)
+            for u in session.scalars(select(User).order_by(User.id))
+        ]
+    _print_table(("ID", "EMAIL", "NAME", "ROLE"), rows)
+    return 0
+
+
+def cmd_users_set_role(args) -> int:
+    from sqlalchemy import select
+
+    from pizza_api.models import User, utcnow
+
+    with _database().session() as session:
+        user = session.scalars(select(User).where(User.email == args.email)).first()
+        if user is None:
+            raise CommandError(f"no user with email {args.email!r}; see `pizza-api users list`")
+        before, user.role, user.updated_at = user.role, args.role, utcnow()
+    print(f"{args.email}: role {before} -> {args.role}")
+    return 0
+
+
+def cmd_token_decode(args) -> int:
+    import jwt
+
+    token = sys.stdin.read().strip() if args.token == "-" else args.token.strip()
+    if token.lower().startswith("bearer "):
+        token = token[7:].strip()
+    try:
+        header = jwt.get_unverified_header(token)
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.DecodeError as exc:
+        raise CommandError(f"not a JWT: {exc}") from None
+    if args.no_verify:
+        verdict = "not checked (--no-verify)"
+    else:
+        from pizza_api.errors import OAuthError
+        from pizza_api.security import decode_token
+
+        settings = _settings()
+        try:
+            decode_token(token, secret=settings.jwt_secret, issuer=settings.jwt_issuer)
+            verdict = "valid for this JWT_SECRET"
+        except OAuthError as exc:
+            verdict = f"rejected: {exc.body['error']}: {exc.body.get('error_description')}"
+    print(json.dumps({"header": header, "claims": claims}, indent=2, sort_keys=True))
+    for claim in ("iat", "exp"):
+        if isinstance(claims.get(claim), int):
+            moment = dt.datetime.fromtimestamp(claims[claim], dt.UTC)
+            print(f"{claim}: {moment.isoformat()}")
+    print(f"signature: {verdict}")
+    return 0
+
+
+def _print_table(header: tuple, rows: list) -> None:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
+    for row in (header, *rows):
+        print(
+            "  ".join(
+                str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)
+            ).rstrip()
+        )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

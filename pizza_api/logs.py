@@ -1,0 +1,46 @@
+"""Logging set-up: JSON lines in staging and production, readable text in development."""
+
+import logging
+import sys
+
+from pythonjsonlogger.json import JsonFormatter
+
+from pizza_api.settings import Settings
+
+# LogRecord attributes that are not structured fields of our own.
+_STANDARD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+
+
+class TextFormatter(logging.Formatter):
+    """`time level logger message key=value ...`, with the extra fields at the end."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        fields = {k: v for k, v in vars(record).items() if k not in _STANDARD_ATTRS}
+        if fields:
+            line += " " + " ".join(f"{key}={value}" for key, value in fields.items())
+        if record.exc_info and record.exc_text is None:
+            pass
+        return line
+
+
+def configure_logging(settings: Settings) -> None:
+    """Send all logs to stdout in the format and level the settings name."""
+    handler = logging.StreamHandler(sys.stdout)
+    if settings.log_format == "json":
+        handler.setFormatter(
+            JsonFormatter(
+                "{asctime}{levelname}{name}{message}",
+                style="{",
+                rename_fields={"asctime": "timestamp", "levelname": "level", "name": "logger"},
+                datefmt="%Y-%m-%dT%H:%M:%S%z",
+            )
+        )
+    else:
+        handler.setFormatter(TextFormatter("%(asctime)s %(levelname)-7s %(name)s %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(settings.log_level.upper())
+    # Our access log replaces uvicorn's; connexion logs every 4xx as a warning.
+    logging.getLogger("uvicorn.access").disabled = True
+    logging.getLogger("connexion").setLevel(max(root.level, logging.WARNING))

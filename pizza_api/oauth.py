@@ -1,0 +1,119 @@
+"""The client credentials grant (RFC 6749 section 4.4) with its error answers."""
+
+import base64
+import binascii
+import logging
+import typing as t
+from urllib.parse import unquote_plus
+
+from pizza_api import clients, security
+from pizza_api.errors import OAuthError
+
+logger = logging.getLogger(__name__)
+
+GRANT_TYPE = "client_credentials"
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def token_error(status: int, error: str, description: str, headers: dict | None = None):
+    return OAuthError(status, error, description, headers={**NO_STORE, **(headers or {})})
+
+
+def basic_credentials(authorization: str | None) -> tuple[str, str] | None:
+    """Return (client_id, secret) from an HTTP Basic header, or None without one.
+
+    Both parts are form-urlencoded before base64 (RFC 6749 section 2.3.1), which is
+    what Go's x/oauth2 sends.
+    """
+    if not authorization:
+        return None
+    scheme, _, encoded = authorization.strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise token_error(
+            400, "invalid_request", "The Authorization header is not valid Basic credentials"
+        ) from None
+    client_id, colon, secret = decoded.partition(":")
+    if not colon:
+        raise token_error(
+            400, "invalid_request", "Basic credentials must be client_id:client_secret"
+        )
+    return unquote_plus(client_id), unquote_plus(secret)
+
+
+def client_credentials(form: dict, authorization: str | None) -> tuple[str, str, bool]:
+    """Return (client_id, secret, used_basic) from exactly one authentication method."""
+    basic = basic_credentials(authorization)
+    form_id, form_secret = form.get("client_id"), form.get("client_secret")
+    if basic is not None:
+        if form_secret is not None or (form_id is not None and form_id != basic[0]):
+            raise token_error(
+                400,
+                "invalid_request",
+                "Authenticate with HTTP Basic or with form fields, not both",
+            )
+        return basic[0], basic[1], True
+    if not form_id:
+        raise token_error(
+            401,
+            "invalid_client",
+            "Client authentication is missing; send client_id and client_secret",
+        )
+    return form_id, form_secret or "", False
+
+
+def grant_token(services: t.Any, form: dict, authorization: str | None) -> dict:
+    """Authenticate the client and return the token reply; raise RFC 6749 errors."""
+    grant_type = form.get("grant_type")
+    if not grant_type:
+        raise token_error(400, "invalid_request", "grant_type is required")
+    if grant_type != GRANT_TYPE:
+        raise token_error(400, "unsupported_grant_type", "grant_type must be client_credentials")
+    client_id, secret, used_basic = client_credentials(form, authorization)
+
+    with services.db.session(read_only=True) as session:
+        client = clients.find_live_client(session, client_id)
+        owner = clients.owner_of(session, client) if client is not None else None
+
+    # Unknown client and wrong secret take the same time and get the same answer.
+    authenticated = security.verify_secret(secret, client.secret_hash if client else None)
+    if not authenticated or owner is None:
+        logger.info("client_authentication_failed", extra={"client_id": client_id[:255]})
+        challenge = {"WWW-Authenticate": 'Basic realm="pizza-api"'} if used_basic else {}
+        raise token_error(401, "invalid_client", "Client authentication failed", challenge)
+
+    grant_types = set(client.grant_types.split())
+    if grant_types and GRANT_TYPE not in grant_types:
+        raise token_error(
+            400, "unauthorized_client", "This client may not use the client_credentials grant"
+        )
+    requested = form.get("scope")
+    if requested is not None:
+        scopes = requested.split()
+        missing = sorted(set(scopes) - client.scope_set)
+        if missing:
+            raise token_error(
+                400, "invalid_scope", f"The client lacks the scopes: {' '.join(missing)}"
+            )
+        scope = " ".join(dict.fromkeys(scopes))
+    else:
+        scope = client.scopes
+
+    settings = services.settings
+    access_token = security.issue_token(
+        secret=settings.jwt_secret,
+        issuer=settings.jwt_issuer,
+        lifetime=settings.jwt_expiration,
+        client_id=client.id,
+        user=owner,
+        scope=scope,
+    )
+    logger.info("token_issued", extra={"client_id": client.id})
+    reply = {"access_token": access_token, "expires_in": settings.jwt_expiration}
+    if scope:
+        reply["scope"] = scope
+    reply["token_type"] = "Bearer"
+    return reply
