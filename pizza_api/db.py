@@ -70,7 +70,13 @@ def create_db_engine(settings: Settings) -> Engine:
     backend = url.get_backend_name()
     if backend == "sqlite":
         if url.database and url.database != ":memory:":
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                # Serve anyway: readiness and every query will report the database as down.
+                logger.error(
+                    "sqlite_directory_unusable", extra={"path": url.database, "error": str(exc)}
+                )
         engine = create_engine(
             url,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},

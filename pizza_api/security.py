@@ -104,12 +104,16 @@ def decode_token(token: str, *, secret: str, issuer: str) -> dict:
         logger.info("token_rejected", extra={"reason": type(exc).__name__})
         raise invalid_token("The access token is invalid") from None
 
+    for claim in ("exp", "iat"):
+        # PyJWT also takes numeric strings; RFC 7519 section 2 requires a JSON number.
+        if type(claims[claim]) is not int:
+            raise invalid_token(f"The access token's {claim} claim is not an integer")
     uid, role, aud = claims["uid"], claims["role"], claims["aud"]
     if not (isinstance(uid, str) and uid.isascii() and uid.isdigit() and 0 < int(uid) <= MAX_UID):
         raise invalid_token("The access token has an invalid uid claim")
     if role not in ROLES:
         raise invalid_token("The access token has an invalid role claim")
-    if not isinstance(aud, str) or not aud:
+    if not isinstance(aud, str) or not 0 < len(aud) <= 255 or "\x00" in aud:
         raise invalid_token("The access token has an invalid aud claim")
     return claims
 

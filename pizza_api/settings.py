@@ -31,8 +31,9 @@ class Settings:
     port: int = 8080
     log_level: str = "debug"
     log_format: str = "text"
-    database_url: str = DEFAULT_DATABASE_URL
-    jwt_secret: str = DEVELOPMENT_JWT_SECRET
+    # Secrets and URLs that may carry a password stay out of repr() and logs.
+    database_url: str = dataclasses.field(default=DEFAULT_DATABASE_URL, repr=False)
+    jwt_secret: str = dataclasses.field(default=DEVELOPMENT_JWT_SECRET, repr=False)
     jwt_expiration: int = 3600
     jwt_issuer: str = "pizza-api"
     bootstrap_client_id: str = "admin-client"
