@@ -35,6 +35,8 @@ class RequestContextMiddleware:
         request_id = _incoming_request_id(scope) or uuid.uuid4().hex
         scope[SCOPE_KEY] = self.services
         scope["pizza_api.request_id"] = request_id
+        # Connexion copies the scope; this dict is shared, so inner layers can fill it.
+        state = scope["pizza_api.state"] = {"client_id": None}
         if scope["path"] == "/swagger/doc.json":
             # The original served its spec here; clients and bookmarks still ask for it.
             scope["path"] = "/openapi.json"
@@ -64,7 +66,7 @@ class RequestContextMiddleware:
                     "path": scope["path"],
                     "status": status,
                     "latency_ms": round((time.perf_counter() - started) * 1000, 2),
-                    "client_id": scope.get("pizza_api.client_id"),
+                    "client_id": state["client_id"],
                     "request_id": request_id,
                 },
             )

@@ -210,7 +210,7 @@ def make_bearer_handler(services: t.Any, spec_index: t.Any) -> type:
                 return resolve_caller(session, claims)
 
         caller = await anyio.to_thread.run_sync(load)
-        request.scope["pizza_api.client_id"] = caller["client_id"]
+        request.scope["pizza_api.state"]["client_id"] = caller["client_id"]
         operation = spec_index.operation_for(request.scope)
         if operation is not None and operation.required_role:
             require_role(caller, operation.required_role)

@@ -171,21 +171,23 @@ class ServerProcess:
     def __init__(self, env: dict, cwd: Path, args: tuple = ()) -> None:
         self.port = int(env.get("APP_PORT") or free_port())
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "APP_HOST": "127.0.0.1", "APP_PORT": str(self.port), **env}
+        merged = {**os.environ, "APP_HOST": "127.0.0.1", "APP_PORT": str(self.port), **env}
+        # None removes a variable, so the server sees its built-in default.
+        self.env = {key: value for key, value in merged.items() if value is not None}
         self.cwd = cwd
         self.args = args
         self.log_path = cwd / f"server-{self.port}.log"
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30.0) -> "ServerProcess":
-        log = open(self.log_path, "wb")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "pizza_api.cli", "serve", *self.args],
-            cwd=self.cwd,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "pizza_api.cli", "serve", *self.args],
+                cwd=self.cwd,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
