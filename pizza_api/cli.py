@@ -16,6 +16,8 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "run"):
         parser.print_help()
         return 2
+    from sqlalchemy.exc import DBAPIError
+
     from pizza_api.migrate import SchemaError
     from pizza_api.server import PortInUseError
     from pizza_api.settings import SettingsError
@@ -24,6 +26,14 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args) or 0
     except (SettingsError, PortInUseError, SchemaError, CommandError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except DBAPIError as exc:
+        first_line = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        print(
+            f"error: database command failed: {first_line}; check DATABASE_URL and "
+            "that the schema is current (`pizza-api db upgrade`)",
+            file=sys.stderr,
+        )
         return 1
     except KeyboardInterrupt:
         return 130
@@ -123,12 +133,6 @@ def cmd_serve(args) -> int:
     db = _database(settings)
     try:
         startup.prepare_database(settings, db)
-    except Exception as exc:
-        from sqlalchemy.exc import OperationalError
-
-        if isinstance(exc, OperationalError):
-            raise CommandError(f"cannot reach the database: {exc.orig}") from None
-        raise
     finally:
         db.dispose()
     server.serve(settings, workers=1 if reload else workers, reload=reload)
