@@ -22,4 +22,5 @@ def get_liveness():
 def get_readiness():
     if services().db.ping():
         return {"status": "ok", "database": "connected"}, 200
-    return {"status": "unavailable", "database": "disconnected"}, 503
+    body = {"status": "unavailable", "database": "disconnected", "error": "service_unavailable"}
+    return body, 503

@@ -38,7 +38,11 @@ def test_probes_with_database_unreachable(tmp_path):
         assert client.get("/health/live").status_code == 200
         ready = client.get("/health/ready")
         assert ready.status_code == 503
-        assert ready.json() == {"status": "unavailable", "database": "disconnected"}
+        assert ready.json() == {
+            "status": "unavailable",
+            "database": "disconnected",
+            "error": "service_unavailable",
+        }
         pizzas = client.get("/api/v1/public/pizzas")
         assert pizzas.status_code == 503
         assert pizzas.json()["error"] == "service_unavailable"
