@@ -1,4 +1,6 @@
-from pizza_api import clients, security
+from connexion import request
+
+from pizza_api import clients, idempotency, security
 from pizza_api.context import services
 
 
@@ -6,7 +8,8 @@ def create_client(body, token_info):
     svc = services()
     secret = clients.generate_secret()
     secret_hash = security.hash_secret(secret, svc.settings.bcrypt_rounds)
-    with svc.db.session() as session:
+
+    def create(session):
         client = clients.create_client(
             session,
             owner_id=token_info["uid"],
@@ -17,8 +20,24 @@ def create_client(body, token_info):
             grant_types=body.get("grant_types"),
             redirect_uri=body.get("redirect_uri", ""),
         )
-        reply = clients.created_reply(client, secret)
-    return reply, 201, {"Cache-Control": "no-store"}
+        return 201, clients.created_reply(client, secret)
+
+    outcome = idempotency.run(
+        svc.db,
+        svc.sealer,
+        client_id=token_info["client_id"],
+        key=request.headers.get(idempotency.HEADER),
+        operation="create_client",
+        payload=body,
+        ttl=svc.settings.idempotency_ttl,
+        reuse_error="idempotency_key_reused",
+        create=create,
+        sealed_fields=("client_secret",),
+    )
+    headers = {"Cache-Control": "no-store"}
+    if outcome.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return outcome.body, outcome.status, headers
 
 
 def list_clients(token_info):

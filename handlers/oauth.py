@@ -5,5 +5,8 @@ from pizza_api.context import services
 
 
 def issue_token(body=None):
-    reply = oauth.grant_token(services(), body or {}, request.headers.get("authorization"))
+    address = request.scope.get("client") or ("unknown", 0)
+    reply = oauth.grant_token(
+        services(), body or {}, request.headers.get("authorization"), address[0]
+    )
     return reply, 200, oauth.NO_STORE

@@ -5,6 +5,8 @@ import typing as t
 import connexion
 from connexion.frameworks import starlette as connexion_starlette
 from connexion.options import SwaggerUIOptions
+from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import GZipMiddleware
 
 from pizza_api import jsonenc, spec, validation
 from pizza_api.context import Services
@@ -15,6 +17,15 @@ from pizza_api.security import make_bearer_handler
 from pizza_api.settings import Settings
 
 SWAGGER_PATH = "/swagger"
+CORS_REQUEST_HEADERS = [
+    "Authorization",
+    "Content-Type",
+    "If-Match",
+    "If-None-Match",
+    "Idempotency-Key",
+    "X-Request-ID",
+]
+CORS_RESPONSE_HEADERS = ["ETag", "Retry-After", "X-Request-ID", "Idempotent-Replayed"]
 
 # Connexion routes an integer path parameter with a `[+-]?[0-9]+` converter, so
 # `/pizzas/abc` would be an unrouted 404 and `/pizzas/+5` pizza 5. Matching any
@@ -30,7 +41,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> t.Any:
     """
     published = spec.published_spec(spec.load_spec())
     spec_index = spec.SpecIndex(published)
-    services = Services(settings=settings, db=db or Database(settings), spec_index=spec_index)
+    services = Services.build(settings, db or Database(settings), spec_index)
 
     bearer = make_bearer_handler(services, spec_index)
     app = connexion.AsyncApp(
@@ -51,6 +62,18 @@ def create_app(settings: Settings, *, db: Database | None = None) -> t.Any:
     ErrorBoundary(spec_index).install(app)
 
     wrapped = BodyLimitMiddleware(app, settings.max_body_bytes)
+    wrapped = GZipMiddleware(wrapped, minimum_size=1024)
     wrapped = RequestContextMiddleware(wrapped, services)
+    if settings.cors_allowed_origins:
+        # Outermost, so that error answers from every inner layer carry CORS headers too.
+        wrapped = CORSMiddleware(
+            wrapped,
+            allow_origins=list(settings.cors_allowed_origins),
+            allow_credentials=settings.cors_allow_credentials,
+            allow_methods=sorted({op.method for op in spec_index.operations.values()}),
+            allow_headers=CORS_REQUEST_HEADERS,
+            expose_headers=CORS_RESPONSE_HEADERS,
+            max_age=600,
+        )
     wrapped.services = services
     return wrapped

@@ -1,10 +1,13 @@
 """Per-process services, reachable from handlers through the request scope."""
 
 import dataclasses
+import threading
 
 from connexion import request
 
 from pizza_api.db import Database
+from pizza_api.idempotency import Sealer
+from pizza_api.ratelimit import RateLimiter
 from pizza_api.settings import Settings
 from pizza_api.spec import SpecIndex
 
@@ -16,6 +19,22 @@ class Services:
     settings: Settings
     db: Database
     spec_index: SpecIndex
+    limiter: RateLimiter
+    sealer: Sealer
+    # Caps concurrent bcrypt checks so a flood of token requests cannot occupy every
+    # thread of the pool that all handlers share.
+    bcrypt_slots: threading.BoundedSemaphore
+
+    @classmethod
+    def build(cls, settings: Settings, db: Database, spec_index: SpecIndex) -> "Services":
+        return cls(
+            settings=settings,
+            db=db,
+            spec_index=spec_index,
+            limiter=RateLimiter(settings),
+            sealer=Sealer(settings.jwt_secret),
+            bcrypt_slots=threading.BoundedSemaphore(settings.bcrypt_concurrency),
+        )
 
 
 def services() -> Services:

@@ -118,6 +118,21 @@ class Pizza(Timestamped, Base):
     deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
+class IdempotencyKey(Base):
+    """The stored response of a create sent with an Idempotency-Key header."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (Index("ix_idempotency_keys_created_at", "created_at"),)
+
+    client_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    operation: Mapped[str] = mapped_column(String(64))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int] = mapped_column(Integer)
+    response_body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class AppMeta(Base):
     """One-time markers such as "demo data seeded"; the primary key makes them unique."""
 

@@ -65,7 +65,13 @@ def client_credentials(form: dict, authorization: str | None) -> tuple[str, str,
     return form_id, form_secret or "", False
 
 
-def grant_token(services: t.Any, form: dict, authorization: str | None) -> dict:
+# Seconds a token request waits for a free bcrypt slot before it gets 503.
+BCRYPT_WAIT_SECONDS = 5.0
+
+
+def grant_token(
+    services: t.Any, form: dict, authorization: str | None, address: str = "unknown"
+) -> dict:
     """Authenticate the client and return the token reply; raise RFC 6749 errors."""
     grant_type = form.get("grant_type")
     if not grant_type:
@@ -73,14 +79,27 @@ def grant_token(services: t.Any, form: dict, authorization: str | None) -> dict:
     if grant_type != GRANT_TYPE:
         raise token_error(400, "unsupported_grant_type", "grant_type must be client_credentials")
     client_id, secret, used_basic = client_credentials(form, authorization)
+    services.limiter.check_token(client_id, address)
 
     with services.db.session(read_only=True) as session:
         client = clients.find_live_client(session, client_id)
         owner = clients.owner_of(session, client) if client is not None else None
 
-    # Unknown client and wrong secret take the same time and get the same answer.
-    authenticated = security.verify_secret(secret, client.secret_hash if client else None)
+    if not services.bcrypt_slots.acquire(timeout=BCRYPT_WAIT_SECONDS):
+        logger.warning("token_request_shed", extra={"client_id": client_id[:255]})
+        raise token_error(
+            503,
+            "temporarily_unavailable",
+            "Too many token requests are being checked; retry shortly",
+            {"Retry-After": "1"},
+        )
+    try:
+        # Unknown client and wrong secret take the same time and get the same answer.
+        authenticated = security.verify_secret(secret, client.secret_hash if client else None)
+    finally:
+        services.bcrypt_slots.release()
     if not authenticated or owner is None:
+        services.limiter.record_token_failure(client_id)
         logger.info("client_authentication_failed", extra={"client_id": client_id[:255]})
         challenge = {"WWW-Authenticate": 'Basic realm="pizza-api"'} if used_basic else {}
         raise token_error(401, "invalid_client", "Client authentication failed", challenge)

@@ -5,6 +5,7 @@ import datetime as dt
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from pizza_api import conditional
 from pizza_api.errors import ApiError
 from pizza_api.models import Pizza, utcnow
 
@@ -103,10 +104,20 @@ def check_owner(pizza: Pizza, caller: dict, verb: str) -> None:
     )
 
 
-def update_pizza(session: Session, caller: dict, pizza_id: int, fields: dict) -> Pizza:
-    """Set the editable fields present in `fields`, keeping the others."""
+PRECONDITION_FAILED = "Pizza was modified"
+
+
+def update_pizza(
+    session: Session, caller: dict, pizza_id: int, fields: dict, if_match: str | None = None
+) -> Pizza:
+    """Set the editable fields present in `fields`, keeping the others.
+
+    With `if_match`, the update happens only if the pizza still has that ETag; the
+    row is locked first, so two clients cannot both pass the check.
+    """
     pizza = get_pizza(session, pizza_id, for_update=True)
     check_owner(pizza, caller, "update")
+    conditional.check_if_match(if_match, conditional.etag_for(to_dict(pizza)), PRECONDITION_FAILED)
     for key in EDITABLE_FIELDS:
         if key in fields:
             value = fields[key]
@@ -120,8 +131,11 @@ def update_pizza(session: Session, caller: dict, pizza_id: int, fields: dict) ->
     return pizza
 
 
-def delete_pizza(session: Session, caller: dict, pizza_id: int) -> None:
+def delete_pizza(
+    session: Session, caller: dict, pizza_id: int, if_match: str | None = None
+) -> None:
     pizza = get_pizza(session, pizza_id, for_update=True)
     check_owner(pizza, caller, "delete")
+    conditional.check_if_match(if_match, conditional.etag_for(to_dict(pizza)), PRECONDITION_FAILED)
     pizza.deleted_at = utcnow()
     session.flush()

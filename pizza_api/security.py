@@ -211,6 +211,7 @@ def make_bearer_handler(services: t.Any, spec_index: t.Any) -> type:
 
         caller = await anyio.to_thread.run_sync(load)
         request.scope["pizza_api.state"]["client_id"] = caller["client_id"]
+        services.limiter.check_api(caller["client_id"])
         operation = spec_index.operation_for(request.scope)
         if operation is not None and operation.required_role:
             require_role(caller, operation.required_role)

@@ -48,6 +48,17 @@ class Settings:
     validate_responses: bool = False
     auto_migrate: bool = True
     seed_demo_data: bool = True
+    rate_limit_enabled: bool = True
+    rate_limit_storage: str = dataclasses.field(default="memory://", repr=False)
+    rate_limit_key_prefix: str = "pizza-api"
+    rate_limit_token_per_client: str = "20/minute"
+    rate_limit_token_per_address: str = "60/minute"
+    rate_limit_api_per_client: str = "600/minute"
+    bcrypt_concurrency: int = 2
+    cors_allowed_origins: tuple = ()
+    cors_allow_credentials: bool = False
+    public_cache_max_age: int = 0
+    idempotency_ttl: int = 86400
 
     @property
     def is_development(self) -> bool:
@@ -100,6 +111,7 @@ class Settings:
             auto_migrate=_bool(env, "AUTO_MIGRATE", development),
             seed_demo_data=development and _bool(env, "SEED_DEMO_DATA", True),
         )
+        values.update(_http_settings(env))
         max_open = _int(env, "DB_MAX_OPEN_CONNS", 25, 1, 1000)
         if max_open < values["db_pool_size"]:
             raise SettingsError(
@@ -108,6 +120,56 @@ class Settings:
             )
         values["db_max_overflow"] = max_open - values["db_pool_size"]
         return cls(**values)
+
+
+def _http_settings(env: Mapping[str, str]) -> dict:
+    """Read rate limits, CORS and caching settings."""
+    values = dict(
+        rate_limit_enabled=_bool(env, "RATE_LIMIT_ENABLED", True),
+        rate_limit_storage=env.get("RATE_LIMIT_STORAGE", "memory://"),
+        rate_limit_key_prefix=env.get("RATE_LIMIT_KEY_PREFIX", "pizza-api"),
+        rate_limit_token_per_client=_rate(env, "RATE_LIMIT_TOKEN_PER_CLIENT", "20/minute"),
+        rate_limit_token_per_address=_rate(env, "RATE_LIMIT_TOKEN_PER_ADDRESS", "60/minute"),
+        rate_limit_api_per_client=_rate(env, "RATE_LIMIT_API_PER_CLIENT", "600/minute"),
+        bcrypt_concurrency=_int(env, "BCRYPT_CONCURRENCY", 2, 1, 64),
+        cors_allowed_origins=tuple(
+            origin.strip()
+            for origin in env.get("CORS_ALLOWED_ORIGINS", "").split(",")
+            if origin.strip()
+        ),
+        cors_allow_credentials=_bool(env, "CORS_ALLOW_CREDENTIALS", False),
+        public_cache_max_age=_int(env, "PUBLIC_CACHE_MAX_AGE", 0, 0, 86400),
+        idempotency_ttl=_int(env, "IDEMPOTENCY_TTL", 86400, 60, 7 * 86400),
+    )
+    scheme = values["rate_limit_storage"].split("://", 1)[0]
+    if scheme not in ("memory", "redis", "rediss", "redis+sentinel", "redis+cluster"):
+        raise SettingsError(
+            f"RATE_LIMIT_STORAGE={values['rate_limit_storage'].split('@')[-1]!r} is invalid; "
+            "use memory:// or redis://host:6379/0"
+        )
+    if values["cors_allow_credentials"] and "*" in values["cors_allowed_origins"]:
+        # Browsers reject a wildcard origin on credentialed requests (Fetch standard).
+        raise SettingsError(
+            "CORS_ALLOWED_ORIGINS=* cannot be combined with CORS_ALLOW_CREDENTIALS=true; "
+            "list the allowed origins"
+        )
+    for origin in values["cors_allowed_origins"]:
+        if origin != "*" and not origin.startswith(("http://", "https://")):
+            raise SettingsError(
+                f"CORS_ALLOWED_ORIGINS entry {origin!r} is invalid; use scheme://host[:port] or *"
+            )
+    return values
+
+
+def _rate(env: Mapping[str, str], name: str, default: str) -> str:
+    from limits import parse
+
+    raw = env.get(name, default)
+    try:
+        parse(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is invalid; use e.g. 20/minute or 5/second") from None
+    return raw
 
 
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:

@@ -75,10 +75,10 @@ def test_serve_refuses_old_schema_in_production(tmp_path):
     assert run(tmp_path, "db", "current", env=env).returncode == 3
     upgraded = run(tmp_path, "db", "upgrade", env=env)
     assert upgraded.returncode == 0
-    assert "none -> 0001" in upgraded.stdout
+    assert "none -> 0002" in upgraded.stdout
     current = run(tmp_path, "db", "current", env=env)
     assert current.returncode == 0
-    assert "current: 0001" in current.stdout
+    assert "current: 0002" in current.stdout
 
 
 def test_clients_and_users_commands(tmp_path):

@@ -123,6 +123,55 @@ CASES = {
     ("delete_client", 403): ("DELETE", "/api/v1/clients/x", {"headers": token("user")}),
     ("delete_client", 404): ("DELETE", "/api/v1/clients/x", {"headers": token()}),
     ("delete_client", 503): ("DELETE", "/api/v1/clients/x", {"headers": token()}),
+    ("update_pizza", 412): (
+        "PUT",
+        "/api/v1/pizzas/1",
+        {"json": {"price": 1}, "headers": {**token(), "If-Match": '"old"'}},
+    ),
+    ("delete_pizza", 412): (
+        "DELETE",
+        "/api/v1/pizzas/1",
+        {"headers": {**token(), "If-Match": '"old"'}},
+    ),
+    ("create_pizza", 422): (
+        "POST",
+        "/api/v1/pizzas",
+        {"json": {"name": "b", "price": 2}, "headers": {**token(), "Idempotency-Key": "k1"}},
+    ),
+    ("create_client", 422): (
+        "POST",
+        "/api/v1/clients",
+        {"json": {"name": "b"}, "headers": {**token(), "Idempotency-Key": "k1"}},
+    ),
+    ("issue_token", 429): ("POST", "/api/v1/oauth/token", {"data": FORM}),
+    ("create_pizza", 429): (
+        "POST",
+        "/api/v1/pizzas",
+        {"json": {"name": "x", "price": 1}, "headers": token()},
+    ),
+    ("update_pizza", 429): ("PUT", "/api/v1/pizzas/1", {"json": {"price": 1}, "headers": token()}),
+    ("delete_pizza", 429): ("DELETE", "/api/v1/pizzas/404", {"headers": token()}),
+    ("create_client", 429): (
+        "POST",
+        "/api/v1/clients",
+        {"json": {"name": "x"}, "headers": token()},
+    ),
+    ("list_clients", 429): ("GET", "/api/v1/clients", {"headers": token()}),
+    ("delete_client", 429): ("DELETE", "/api/v1/clients/x", {"headers": token()}),
+}
+
+# Requests sent before the case itself, to set up its state.
+SETUP = {
+    ("create_pizza", 422): (
+        "POST",
+        "/api/v1/pizzas",
+        {"json": {"name": "a", "price": 1}, "headers": {**token(), "Idempotency-Key": "k1"}},
+    ),
+    ("create_client", 422): (
+        "POST",
+        "/api/v1/clients",
+        {"json": {"name": "a"}, "headers": {**token(), "Idempotency-Key": "k1"}},
+    ),
 }
 
 
@@ -149,10 +198,26 @@ def down_client(tmp_path):
         yield client
 
 
+@pytest.fixture
+def limited_client(db):
+    settings = make_settings(
+        db.url.render_as_string(hide_password=False).replace("sqlite+pysqlite:///", "sqlite://"),
+        rate_limit_api_per_client="1/minute",
+        rate_limit_token_per_address="1/minute",
+    )
+    with TestClient(create_app(settings, db=db)) as client:
+        yield client
+
+
 @pytest.mark.parametrize("operation, status", sorted(CASES))
-def test_declared_error_status(operation, status, client, down_client):
+def test_declared_error_status(operation, status, client, down_client, limited_client):
     method, path, kwargs = CASES[(operation, status)]
-    target = down_client if status == 503 else client
+    target = {503: down_client, 429: limited_client}.get(status, client)
+    if (operation, status) in SETUP:
+        setup_method, setup_path, setup_kwargs = SETUP[(operation, status)]
+        assert target.request(setup_method, setup_path, **setup_kwargs).status_code < 300
+    if status == 429:
+        target.request(method, path, **kwargs)
 
     response = target.request(method, path, **kwargs)
 
@@ -161,3 +226,5 @@ def test_declared_error_status(operation, status, client, down_client):
     assert isinstance(response.json()["error"], str)
     if operation != "get_readiness":
         assert response.json()["request_id"] == response.headers["x-request-id"]
+    if status == 429:
+        assert int(response.headers["retry-after"]) >= 1
