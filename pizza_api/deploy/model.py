@@ -138,7 +138,9 @@ def _format_path(prefix: str, parts) -> str:
 def _schema_problems(block: object) -> list[str]:
     validator = jsonschema.Draft202012Validator(block_schema())
     errors = sorted(validator.iter_errors(block), key=lambda error: list(error.absolute_path))
-    return [f"{_format_path(DEPLOYMENT_KEY, error.absolute_path)}: {error.message}" for error in errors]
+    return [
+        f"{_format_path(DEPLOYMENT_KEY, error.absolute_path)}: {error.message}" for error in errors
+    ]
 
 
 def _base_path(spec: dict) -> str:
@@ -185,7 +187,8 @@ def _probe_operations(spec: dict, problems: list[str]) -> dict[str, tuple[str, s
         if len(operations) != 1:
             listed = ", ".join(path for path, _ in operations) or "none"
             problems.append(
-                f"paths: exactly one GET operation must carry `{PROBE_KEY}: [{kind}]`; found {listed}"
+                f"paths: exactly one GET operation must carry `{PROBE_KEY}: [{kind}]`; "
+                f"found {listed}"
             )
         else:
             found[kind] = operations[0]
@@ -205,7 +208,9 @@ def _environment_problems(name: str, env: dict) -> list[str]:
     if database["kind"] == "sqlite":
         # One SQLite file on a ReadWriteOnce volume serves one pod at a time.
         if env["replicas"] != 1:
-            problems.append(f"{where}.replicas: SQLite environments run 1 replica, not {env['replicas']}")
+            problems.append(
+                f"{where}.replicas: SQLite environments run 1 replica, not {env['replicas']}"
+            )
         if autoscaling["enabled"]:
             problems.append(f"{where}.autoscaling.enabled: SQLite environments cannot autoscale")
         if DATABASE_URL in env["secrets"]:
