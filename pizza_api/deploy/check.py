@@ -13,9 +13,9 @@ from pathlib import Path
 from openapi_spec_validator import validate as validate_openapi
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
-from pizza_api.deploy.model import DeploymentError, load_deployment
+from pizza_api.deploy.model import DeploymentError, load_deployment, read_spec
 from pizza_api.deploy.render import GENERATED_DIR, render_files, write_files
-from pizza_api.spec import iter_operations, load_spec
+from pizza_api.spec import iter_operations
 
 
 @contextlib.contextmanager
@@ -93,7 +93,7 @@ def run_checks(spec_path: Path, project_dir: Path | None = None) -> list[str]:
     """Return every problem found in the spec at `spec_path` and its rendered files."""
     spec_path = Path(spec_path).resolve()
     project_dir = Path(project_dir or spec_path.parent)
-    spec = load_spec(spec_path)
+    spec = read_spec(spec_path)
     problems = spec_problems(spec)
     problems += handler_problems(spec, spec_path.parent)
     try:

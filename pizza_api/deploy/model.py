@@ -13,6 +13,7 @@ from pathlib import Path
 
 import jsonschema
 
+from pizza_api import spec as spec_module
 from pizza_api.spec import DEPLOYMENT_KEY, iter_operations
 
 SCHEMA_PATH = Path(__file__).with_name("schema.json")
@@ -124,6 +125,15 @@ class Deployment:
         if env.uses_sqlite:
             variables[DATABASE_URL] = self.sqlite_url
         return dict(sorted(variables.items()))
+
+
+def read_spec(path: Path) -> dict:
+    """Read the spec at `path` with the runtime's loader, but not from its cache.
+
+    The service caches each spec for the life of the process; render and check must
+    see edits made to the file since then.
+    """
+    return spec_module._load.__wrapped__(Path(path).resolve())
 
 
 @functools.cache

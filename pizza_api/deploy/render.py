@@ -13,8 +13,14 @@ import jinja2
 import yaml
 
 from pizza_api.deploy import chart_values
-from pizza_api.deploy.model import CONTAINER_HOST, Deployment, Environment, load_deployment
-from pizza_api.spec import PROJECT_ROOT, load_spec
+from pizza_api.deploy.model import (
+    CONTAINER_HOST,
+    Deployment,
+    Environment,
+    load_deployment,
+    read_spec,
+)
+from pizza_api.spec import PROJECT_ROOT
 
 # NOTE: the templates live beside the package, not in it, so `render` works from a
 # source checkout and not from an installed wheel or the container image.
@@ -203,7 +209,7 @@ def render(spec_path: Path, output_dir: Path | None = None) -> dict[str, str]:
     """
     spec_path = Path(spec_path).resolve()
     output_dir = Path(output_dir or spec_path.parent)
-    deployment = load_deployment(load_spec(spec_path), spec_file=spec_path.name)
+    deployment = load_deployment(read_spec(spec_path), spec_file=spec_path.name)
     files = render_files(deployment)
     stale = [path for path in previous_files(output_dir) if path not in files]
     write_files(files, output_dir)
