@@ -43,7 +43,7 @@ def _probe() -> dict:
     }
 
 
-def values_schema(d: Deployment, header_text: str) -> dict:
+def values_schema(deployment: Deployment, header_text: str) -> dict:
     """Return values.schema.json for the chart: types, ranges and the spec's environment names."""
     strings = {"type": "array", "items": {"type": "string", "minLength": 1}}
     open_object = {"type": "object"}
@@ -51,7 +51,7 @@ def values_schema(d: Deployment, header_text: str) -> dict:
     return {
         "$schema": "http://json-schema.org/draft-07/schema#",
         "$comment": header_text,
-        "title": f"{d.name} chart values",
+        "title": f"{deployment.name} chart values",
         "type": "object",
         "additionalProperties": False,
         "required": [
@@ -108,8 +108,8 @@ def values_schema(d: Deployment, header_text: str) -> dict:
             "probes": {
                 "type": "object",
                 "additionalProperties": False,
-                "required": sorted(d.probes),
-                "properties": {kind: _probe() for kind in d.probes},
+                "required": sorted(deployment.probes),
+                "properties": {kind: _probe() for kind in deployment.probes},
             },
             "resources": _quantities(),
             "autoscaling": {
@@ -177,7 +177,7 @@ def values_schema(d: Deployment, header_text: str) -> dict:
                     "not": {"enum": list(CHART_SET_VARIABLES)},
                 },
                 "additionalProperties": {"type": "string"},
-                "properties": {"APP_ENV": {"enum": sorted(d.environments)}},
+                "properties": {"APP_ENV": {"enum": sorted(deployment.environments)}},
             },
             "secret": {
                 "type": "object",

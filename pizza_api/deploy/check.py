@@ -1,7 +1,8 @@
 """Check the spec, its handlers and the committed rendered files.
 
-`run_checks` returns a list of problems; an empty list means the spec is valid,
-every operation resolves to a function and the rendered files match a fresh render.
+`run_checks` returns a list of problems. An empty list means that the spec is valid,
+that every operation resolves to a function, and that the rendered files match a
+fresh render.
 """
 
 import contextlib

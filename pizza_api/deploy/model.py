@@ -26,7 +26,7 @@ PROBE_MARKER_SCHEMA = {
     "items": {"enum": list(PROBE_KINDS)},
 }
 
-# Variables the renderer derives from the block; an environment's `config` and
+# Variables the renderer derives from the block. An environment's `config` and
 # `secrets` may not set them again.
 DERIVED_VARIABLES = ("APP_ENV", "APP_HOST", "APP_PORT", "LOG_LEVEL")
 DATABASE_URL = "DATABASE_URL"
@@ -35,7 +35,7 @@ CONTAINER_HOST = "0.0.0.0"
 
 
 class DeploymentError(ValueError):
-    """The deployment block or the probe markers are invalid; `problems` lists each one."""
+    """Invalid deployment block or probe markers, with each problem in `problems`."""
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
@@ -130,8 +130,8 @@ class Deployment:
 def read_spec(path: Path) -> dict:
     """Read the spec at `path` with the runtime's loader, but not from its cache.
 
-    The service caches each spec for the life of the process; render and check must
-    see edits made to the file since then.
+    The service caches each spec for the life of the process, while render and check
+    must see edits made to the file since then.
     """
     return spec_module._load.__wrapped__(Path(path).resolve())
 

@@ -62,30 +62,30 @@ def make_environment(templates_dir: Path = TEMPLATES_DIR) -> jinja2.Environment:
     return env
 
 
-def resource_names(d: Deployment) -> dict:
-    """Return the names of the Kubernetes objects; the Helm chart uses the same ones."""
+def resource_names(deployment: Deployment) -> dict:
+    """Return the names of the Kubernetes objects, which the Helm chart uses as well."""
     return {
-        "deployment": d.name,
-        "service": d.name,
-        "ingress": d.name,
-        "config": f"{d.name}-config",
-        "secret": f"{d.name}-secrets",
-        "data": f"{d.name}-data",
+        "deployment": deployment.name,
+        "service": deployment.name,
+        "ingress": deployment.name,
+        "config": f"{deployment.name}-config",
+        "secret": f"{deployment.name}-secrets",
+        "data": f"{deployment.name}-data",
     }
 
 
-def selector_labels(d: Deployment) -> dict:
+def selector_labels(deployment: Deployment) -> dict:
     return {
-        "app": d.name,
-        "app.kubernetes.io/name": d.name,
-        "app.kubernetes.io/instance": d.name,
+        "app": deployment.name,
+        "app.kubernetes.io/name": deployment.name,
+        "app.kubernetes.io/instance": deployment.name,
     }
 
 
-def labels(d: Deployment) -> dict:
+def labels(deployment: Deployment) -> dict:
     return {
-        **selector_labels(d),
-        "app.kubernetes.io/version": d.image["tag"],
+        **selector_labels(deployment),
+        "app.kubernetes.io/version": deployment.image["tag"],
         "app.kubernetes.io/component": "api",
     }
 
@@ -95,7 +95,7 @@ def config_checksum(variables: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _k8s_files(d: Deployment, env: Environment) -> list[str]:
+def _k8s_files(deployment: Deployment, env: Environment) -> list[str]:
     files = ["configmap", "deployment", "service", "pdb"]
     if env.ingress["enabled"]:
         files.append("ingress")
@@ -106,69 +106,71 @@ def _k8s_files(d: Deployment, env: Environment) -> list[str]:
     return sorted(files)
 
 
-def _compose_environment(d: Deployment) -> Environment:
+def _compose_environment(deployment: Deployment) -> Environment:
     """Return the environment docker-compose runs: development, else the first one."""
-    return d.environments.get("development") or next(iter(d.environments.values()))
+    return deployment.environments.get("development") or next(
+        iter(deployment.environments.values())
+    )
 
 
-def render_files(d: Deployment, generator: str = GENERATOR) -> dict[str, str]:
+def render_files(deployment: Deployment, generator: str = GENERATOR) -> dict[str, str]:
     """Return {relative path: text} of every rendered file, MANIFEST included, sorted."""
     templates = make_environment()
-    base = {"d": d, "header": header(d.spec_file, generator)}
-    names = resource_names(d)
+    base = {"deployment": deployment, "header": header(deployment.spec_file, generator)}
+    names = resource_names(deployment)
     files: dict[str, str] = {}
 
-    for env in d.environments.values():
-        variables = d.environment_variables(env)
+    for env in deployment.environments.values():
+        variables = deployment.environment_variables(env)
         context = {
             **base,
             "env": env,
             "names": names,
-            "labels": labels(d),
-            "selector_labels": selector_labels(d),
+            "labels": labels(deployment),
+            "selector_labels": selector_labels(deployment),
             "variables": variables,
             "config_checksum": config_checksum(variables),
         }
-        for kind in _k8s_files(d, env):
+        for kind in _k8s_files(deployment, env):
             template = templates.get_template(f"k8s/{kind}.yaml.j2")
             files[f"{GENERATED_DIR}/k8s/{env.name}/{kind}.yaml"] = template.render(context)
         secret = templates.get_template("k8s/secret.yaml.j2").render(context)
         files[f"{GENERATED_DIR}/secrets/{env.name}.yaml"] = secret
         env_file = templates.get_template("env/environment.env.j2").render(context)
         files[f"{GENERATED_DIR}/env/{env.name}.env"] = env_file
-        files[f"charts/{d.name}/values-{env.name}.yaml"] = templates.get_template(
+        files[f"charts/{deployment.name}/values-{env.name}.yaml"] = templates.get_template(
             "helm/values-environment.yaml.j2"
         ).render({**context, "chart_config": chart_values.chart_config(variables)})
 
-    compose_env = _compose_environment(d)
+    compose_env = _compose_environment(deployment)
     files[f"{GENERATED_DIR}/docker-compose.yaml"] = templates.get_template(
         "compose/docker-compose.yaml.j2"
-    ).render({**base, "env": compose_env, "database_name": d.name.replace("-", "_")})
-    files[f"charts/{d.name}/values.yaml"] = templates.get_template("helm/values.yaml.j2").render(
-        {**base, "default_env": compose_env}
-    )
-    schema = chart_values.values_schema(d, base["header"])
-    files[f"charts/{d.name}/values.schema.json"] = json.dumps(schema, indent=2) + "\n"
-    liveness_url = f"'http://127.0.0.1:' + os.environ.get('APP_PORT', '{d.port}') + " + repr(
-        d.probes["liveness"].path
-    )
-    healthcheck = [
-        "python",
-        "-c",
-        f"import os, urllib.request; urllib.request.urlopen({liveness_url}, timeout=3)",
-    ]
-    files["Dockerfile"] = templates.get_template("docker/Dockerfile.j2").render(
-        {
-            **base,
-            "host": CONTAINER_HOST,
-            "workdir": IMAGE_WORKDIR,
-            "extras": f"[{','.join(d.pip_extras)}]" if d.pip_extras else "",
-            "healthcheck": healthcheck,
-        }
-    )
+    ).render({**base, "env": compose_env, "database_name": deployment.name.replace("-", "_")})
+    files[f"charts/{deployment.name}/values.yaml"] = templates.get_template(
+        "helm/values.yaml.j2"
+    ).render({**base, "default_env": compose_env})
+    schema = chart_values.values_schema(deployment, base["header"])
+    files[f"charts/{deployment.name}/values.schema.json"] = json.dumps(schema, indent=2) + "\n"
+    dockerfile = templates.get_template("docker/Dockerfile.j2")
+    files["Dockerfile"] = dockerfile.render({**base, **_dockerfile_context(deployment)})
 
     files[MANIFEST_PATH] = manifest(files, base["header"])
     return dict(sorted(files.items()))
+
+
+def _dockerfile_context(deployment: Deployment) -> dict:
+    port = deployment.port
+    liveness_path = deployment.probes["liveness"].path
+    # python:3.11-slim has no curl, so the HEALTHCHECK fetches the liveness path with Python.
+    url = f"'http://127.0.0.1:' + os.environ.get('APP_PORT', '{port}') + {liveness_path!r}"
+    fetch = f"import os, urllib.request; urllib.request.urlopen({url}, timeout=3)"
+    extras = ",".join(deployment.pip_extras)
+    return {
+        "host": CONTAINER_HOST,
+        "workdir": IMAGE_WORKDIR,
+        "extras": f"[{extras}]" if extras else "",
+        "healthcheck": ["python", "-c", fetch],
+    }
 
 
 def manifest(files: dict[str, str], header_text: str) -> str:

@@ -29,7 +29,7 @@ def test_bookshelf_renders_without_pizza(bookshelf):
     assert "charts/bookshelf/values-live.yaml" in files
     assert "generated/k8s/local/pvc.yaml" in files
     for path, text in files.items():
-        # The header names the tool that rendered the file; nothing else may say pizza.
+        # The header names the tool that rendered the file. Nothing else may contain "pizza".
         assert "pizza" not in text.replace(GENERATOR, "").lower(), path
         assert "pizza" not in path
 

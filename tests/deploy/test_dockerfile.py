@@ -1,9 +1,9 @@
 """The Dockerfile: hadolint, its structure, and its install and start steps run for real.
 
-No Docker engine exists here, so the last test replays the builder's pip install
-into a temporary venv from a copy of the build context (after .dockerignore), then
-runs the migration command and CMD with the runtime stage's ENV and waits for the
-HEALTHCHECK command to pass.
+No Docker engine runs here, so the last test replays the image's steps. It copies the
+build context as .dockerignore filters it and runs the builder's pip install into a
+temporary venv. Then it runs the migration command and CMD with the runtime stage's
+ENV, and waits for the HEALTHCHECK command to pass.
 """
 
 import fnmatch
@@ -204,7 +204,7 @@ def test_image_steps_install_and_serve(stages, deployment, tmp_path):
     assert not (source / ".venv").exists()
 
     # Builder stage: every RUN in order, from WORKDIR /src. The project's dependencies are
-    # not installed again: the venv sees this test's site-packages through a .pth file, and
+    # not installed again, because a .pth file adds this test's site-packages to the venv.
     # pip builds and installs only the project from the context copy. Like `docker build`,
     # the isolated build fetches the build backend (setuptools) from the package index.
     for command in instructions(builder, "RUN"):
@@ -228,7 +228,7 @@ def test_image_steps_install_and_serve(stages, deployment, tmp_path):
     (app_dir / "data").mkdir(parents=True)
     _, spec_source, spec_target = ["COPY", *instructions(runtime, "COPY")[1].split()]
     shutil.copyfile(source / spec_source, mapped(spec_target))
-    # The workplace allows listening on 127.0.0.1 only; the image listens on APP_HOST=0.0.0.0.
+    # Tests listen on 127.0.0.1 only, while the image sets APP_HOST=0.0.0.0.
     port = free_port()
     env.update(APP_HOST="127.0.0.1", APP_PORT=str(port))
     # What Kubernetes adds from the ConfigMap and the Secret.

@@ -14,7 +14,7 @@ ENVIRONMENTS = ("development", "staging", "production")
 
 
 def validate_strict(doc: dict) -> None:
-    """Validate one object offline; a missing schema is a failure, not a warning."""
+    """Validate one object offline. A missing schema raises, as a failure should."""
     kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
 
 
@@ -55,7 +55,7 @@ def test_manifest_kinds_per_environment(rendered, environment):
     else:
         expected.add("HorizontalPodAutoscaler")
     assert kinds == expected
-    # Operators create the Secret; kubectl apply on the directory must not overwrite it.
+    # Operators create the Secret, so kubectl apply on the directory must not overwrite it.
     assert "Secret" not in kinds
 
 

@@ -78,7 +78,7 @@ def test_liveness_must_not_report_database(spec):
 
 
 def test_readiness_must_document_503(spec):
-    # /health always answers 200, so it cannot tell the kubelet that the database is gone.
+    # /health always returns 200, so it cannot tell the kubelet that the database is gone.
     spec["paths"]["/health"]["get"]["x-probe"] = ["readiness"]
     problems = problems_of(spec)
     assert any(
