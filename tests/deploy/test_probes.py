@@ -13,7 +13,7 @@ def client_without_database(tmp_path):
     directory = tmp_path / "data"
     settings = make_settings(f"sqlite://{directory}/pizza.sqlite")
     app = create_app(settings)
-    # The engine creates the directory; a regular file in its place makes every connect fail.
+    # The engine creates the directory, so a regular file put in its place fails every connect.
     directory.rmdir()
     directory.write_text("not a directory\n")
     with TestClient(app) as client:
@@ -22,7 +22,7 @@ def client_without_database(tmp_path):
 
 def test_probes_with_database_down(client_without_database, deployment):
     probes = deployment.probes
-    # Liveness and startup must not restart a pod because the database is away.
+    # Liveness and startup must not restart a pod because the database is unreachable.
     for kind in ("liveness", "startup"):
         response = client_without_database.get(probes[kind].path)
         assert response.status_code == 200, kind
