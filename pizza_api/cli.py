@@ -6,6 +6,7 @@ import json
 import sys
 
 from pizza_api import __version__
+from pizza_api.deploy import cli as deploy_cli
 
 ROLES = ("admin", "user")
 
@@ -106,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the claims without checking the signature against JWT_SECRET",
     )
     decode.set_defaults(run=cmd_token_decode)
+
+    deploy_cli.register(commands)
     return parser
 
 
