@@ -18,6 +18,8 @@ import yaml
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SPEC_PATH = PROJECT_ROOT / "openapi.yaml"
 DEPLOYMENT_KEY = "x-deployment"
+# Operation-level marker naming the Kubernetes probes an operation serves.
+PROBE_KEY = "x-probe"
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 
@@ -37,8 +39,20 @@ def load_spec(path: Path | None = None) -> dict:
 
 
 def published_spec(spec: dict) -> dict:
-    """Return the spec as clients see it: without the deployment block."""
-    return {key: value for key, value in spec.items() if key != DEPLOYMENT_KEY}
+    """Return the spec as clients see it: without the deployment block and probe markers."""
+    published = {key: value for key, value in spec.items() if key != DEPLOYMENT_KEY}
+    published["paths"] = {
+        path: {
+            method: (
+                {k: v for k, v in operation.items() if k != PROBE_KEY}
+                if isinstance(operation, dict)
+                else operation
+            )
+            for method, operation in item.items()
+        }
+        for path, item in spec.get("paths", {}).items()
+    }
+    return published
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,10 +14,9 @@ from pathlib import Path
 import jsonschema
 
 from pizza_api import spec as spec_module
-from pizza_api.spec import DEPLOYMENT_KEY, iter_operations
+from pizza_api.spec import DEPLOYMENT_KEY, PROBE_KEY, iter_operations
 
 SCHEMA_PATH = Path(__file__).with_name("schema.json")
-PROBE_KEY = "x-probe"
 PROBE_KINDS = ("startup", "liveness", "readiness")
 PROBE_MARKER_SCHEMA = {
     "type": "array",

@@ -80,3 +80,4 @@ def test_swagger_ui_and_spec_served(client):
     assert spec["info"]["title"] == "Pizza API"
     assert client.get("/swagger/doc.json").json() == spec
     assert "x-deployment" not in spec
+    assert all("x-probe" not in op for item in spec["paths"].values() for op in item.values())
