@@ -43,7 +43,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> t.Any:
     spec_index = spec.SpecIndex(published)
     services = Services.build(settings, db or Database(settings), spec_index)
 
-    bearer = make_bearer_handler(services, spec_index)
+    bearer = make_bearer_handler(services)
     app = connexion.AsyncApp(
         __name__,
         jsonifier=jsonenc.GoJsonifier(),

@@ -19,6 +19,7 @@ from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException
 
 from pizza_api import jsonenc
+from pizza_api.spec import SpecIndex
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ _PIZZA_VALIDATION_ERRORS = {
 class ErrorBoundary:
     """Connexion error handlers that map every exception to the contract's body."""
 
-    def __init__(self, spec_index: "SpecIndex") -> None:  # noqa: F821
+    def __init__(self, spec_index: SpecIndex) -> None:
         self.spec_index = spec_index
 
     def install(self, app: t.Any) -> None:

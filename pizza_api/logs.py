@@ -12,15 +12,19 @@ _STANDARD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", 
 
 
 class TextFormatter(logging.Formatter):
-    """`time level logger message key=value ...`, with the extra fields at the end."""
+    """`time level logger message key=value ...`, then the traceback if there is one."""
 
     def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
+        record.message = record.getMessage()
+        record.asctime = self.formatTime(record, self.datefmt)
+        line = self.formatMessage(record)
         fields = {k: v for k, v in vars(record).items() if k not in _STANDARD_ATTRS}
         if fields:
             line += " " + " ".join(f"{key}={value}" for key, value in fields.items())
-        if record.exc_info and record.exc_text is None:
-            pass
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        if record.stack_info:
+            line += "\n" + self.formatStack(record.stack_info)
         return line
 
 

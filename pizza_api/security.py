@@ -181,7 +181,7 @@ def bearer_token(authorization: str | None) -> str:
     return token
 
 
-def make_bearer_handler(services: t.Any, spec_index: t.Any) -> type:
+def make_bearer_handler(services: t.Any) -> type:
     """Build the Connexion security handler for bearer and OAuth2 schemes.
 
     One function checks both schemes, so both give the same answers. The operation's
@@ -212,7 +212,7 @@ def make_bearer_handler(services: t.Any, spec_index: t.Any) -> type:
         caller = await anyio.to_thread.run_sync(load)
         request.scope["pizza_api.state"]["client_id"] = caller["client_id"]
         services.limiter.check_api(caller["client_id"])
-        operation = spec_index.operation_for(request.scope)
+        operation = services.spec_index.operation_for(request.scope)
         if operation is not None and operation.required_role:
             require_role(caller, operation.required_role)
         return caller
