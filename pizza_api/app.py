@@ -6,7 +6,7 @@ import connexion
 from connexion.frameworks import starlette as connexion_starlette
 from connexion.options import SwaggerUIOptions
 
-from pizza_api import jsonenc, spec, validation
+from pizza_api import jsonenc, metrics, spec, validation
 from pizza_api.context import Services
 from pizza_api.db import Database
 from pizza_api.errors import ErrorBoundary
@@ -31,6 +31,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> t.Any:
     published = spec.published_spec(spec.load_spec())
     spec_index = spec.SpecIndex(published)
     services = Services(settings=settings, db=db or Database(settings), spec_index=spec_index)
+    metrics.instrument_pool(services.db.engine)
 
     bearer = make_bearer_handler(services, spec_index)
     app = connexion.AsyncApp(

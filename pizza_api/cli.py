@@ -3,6 +3,7 @@
 import argparse
 import datetime as dt
 import json
+import shutil
 import sys
 
 from pizza_api import __version__
@@ -122,7 +123,7 @@ def _database(settings=None):
 
 
 def cmd_serve(args) -> int:
-    from pizza_api import server, startup
+    from pizza_api import server
     from pizza_api.logs import configure_logging
 
     settings = _settings()
@@ -130,12 +131,20 @@ def cmd_serve(args) -> int:
     reload = settings.is_development if args.reload is None else args.reload
     workers = args.workers or settings.workers
     server.check_port_free(settings.host, settings.port)
-    db = _database(settings)
+    metrics_dir = server.prepare_metrics_dir()
     try:
-        startup.prepare_database(settings, db)
+        # Imported only now: it imports prometheus_client, which reads the directory.
+        from pizza_api import startup
+
+        db = _database(settings)
+        try:
+            startup.prepare_database(settings, db)
+        finally:
+            db.dispose()
+        server.serve(settings, workers=1 if reload else workers, reload=reload)
     finally:
-        db.dispose()
-    server.serve(settings, workers=1 if reload else workers, reload=reload)
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
 
 

@@ -5,6 +5,7 @@ import datetime as dt
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from pizza_api import metrics
 from pizza_api.errors import ApiError
 from pizza_api.models import Pizza, utcnow
 
@@ -90,6 +91,7 @@ def create_pizza(session: Session, caller: dict, fields: dict) -> Pizza:
     )
     session.add(pizza)
     session.flush()
+    metrics.pizza_changed(session, "created")
     return pizza
 
 
@@ -117,6 +119,7 @@ def update_pizza(session: Session, caller: dict, pizza_id: int, fields: dict) ->
             setattr(pizza, key, value)
     pizza.updated_at = utcnow()
     session.flush()
+    metrics.pizza_changed(session, "updated")
     return pizza
 
 
@@ -125,3 +128,4 @@ def delete_pizza(session: Session, caller: dict, pizza_id: int) -> None:
     check_owner(pizza, caller, "delete")
     pizza.deleted_at = utcnow()
     session.flush()
+    metrics.pizza_changed(session, "deleted")
