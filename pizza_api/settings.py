@@ -48,6 +48,9 @@ class Settings:
     validate_responses: bool = False
     auto_migrate: bool = True
     seed_demo_data: bool = True
+    # One access log line per request, whatever log_level is.
+    log_access: bool = True
+    sentry_dsn: str = dataclasses.field(default="", repr=False)
 
     @property
     def is_development(self) -> bool:
@@ -99,6 +102,8 @@ class Settings:
             validate_responses=_bool(env, "VALIDATE_RESPONSES", False),
             auto_migrate=_bool(env, "AUTO_MIGRATE", development),
             seed_demo_data=development and _bool(env, "SEED_DEMO_DATA", True),
+            log_access=_bool(env, "LOG_ACCESS", True),
+            sentry_dsn=env.get("SENTRY_DSN", ""),
         )
         max_open = _int(env, "DB_MAX_OPEN_CONNS", 25, 1, 1000)
         if max_open < values["db_pool_size"]:
