@@ -151,9 +151,12 @@ def cmd_serve(args) -> int:
     server.check_port_free(settings.host, settings.port)
     metrics_dir = server.prepare_metrics_dir()
     try:
-        # Imported only now: it imports prometheus_client, which reads the directory.
-        from pizza_api import startup
+        # Imported only now: they import prometheus_client, which reads the directory.
+        from pizza_api import asgi, startup
 
+        if settings.sentry_dsn:
+            # Workers initialise Sentry; a missing extra should stop the start here.
+            asgi.require_sentry_sdk()
         db = _database(settings)
         try:
             startup.prepare_database(settings, db)
