@@ -74,6 +74,16 @@ def upgrade(
     return before, after
 
 
+def check_current(db: Database) -> None:
+    """Raise SchemaError unless the schema is at the head revision."""
+    current, head = current_revision(db), head_revision()
+    if current != head:
+        raise SchemaError(
+            f"database schema is at revision {current or 'none (empty database)'}, "
+            f"this release needs {head}; run `pizza-api db upgrade` first"
+        )
+
+
 @contextlib.contextmanager
 def migration_lock(connection: Connection, timeout: float) -> t.Iterator[None]:
     """Hold the migration lock of the connection's database; raise MigrationLockTimeout.
