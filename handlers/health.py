@@ -1,6 +1,8 @@
 import datetime as dt
 
-from pizza_api import __version__
+from starlette.responses import Response
+
+from pizza_api import __version__, metrics
 from pizza_api.context import services
 
 
@@ -24,3 +26,10 @@ def get_readiness():
         return {"status": "ok", "database": "connected"}, 200
     body = {"status": "unavailable", "database": "disconnected", "error": "service_unavailable"}
     return body, 503
+
+
+def get_metrics():
+    # A Starlette response skips Connexion's exact match of the Content-Type against
+    # the spec, which would reject the `version=0.0.4` parameter Prometheus expects.
+    body, content_type = metrics.render()
+    return Response(body, media_type=content_type)

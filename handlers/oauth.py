@@ -7,6 +7,10 @@ from pizza_api.context import services
 def issue_token(body=None):
     address = request.scope.get("client") or ("unknown", 0)
     reply = oauth.grant_token(
-        services(), body or {}, request.headers.get("authorization"), address[0]
+        services(),
+        body or {},
+        request.headers.get("authorization"),
+        address[0],
+        state=request.scope["pizza_api.state"],
     )
     return reply, 200, oauth.NO_STORE

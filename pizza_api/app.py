@@ -8,7 +8,7 @@ from connexion.options import SwaggerUIOptions
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 
-from pizza_api import jsonenc, spec, validation
+from pizza_api import jsonenc, metrics, spec, validation
 from pizza_api.context import Services
 from pizza_api.db import Database
 from pizza_api.errors import ErrorBoundary
@@ -42,6 +42,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> t.Any:
     published = spec.published_spec(spec.load_spec())
     spec_index = spec.SpecIndex(published)
     services = Services.build(settings, db or Database(settings), spec_index)
+    metrics.instrument_pool(services.db.engine)
 
     bearer = make_bearer_handler(services)
     app = connexion.AsyncApp(

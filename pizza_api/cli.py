@@ -3,6 +3,7 @@
 import argparse
 import datetime as dt
 import json
+import shutil
 import sys
 
 from pizza_api import __version__
@@ -68,6 +69,24 @@ def build_parser() -> argparse.ArgumentParser:
     upgrade.set_defaults(run=cmd_db_upgrade)
     current = db.add_parser("current", help="print the schema revision and the latest one")
     current.set_defaults(run=cmd_db_current)
+    backup = db.add_parser("backup", help="write a backup of the database to PATH")
+    backup.add_argument("path", help="backup file to write")
+    backup.add_argument(
+        "--format",
+        choices=("custom", "plain"),
+        default="custom",
+        help="pg_dump format for PostgreSQL (default: custom); other databases ignore it",
+    )
+    backup.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
+    backup.set_defaults(run=cmd_db_backup)
+    restore = db.add_parser("restore", help="load a backup from PATH into an empty database")
+    restore.add_argument("path", help="backup file written by `pizza-api db backup`")
+    restore.add_argument(
+        "--force",
+        action="store_true",
+        help="replace the content of a database that already has tables",
+    )
+    restore.set_defaults(run=cmd_db_restore)
 
     clients = commands.add_parser("clients", help="OAuth clients").add_subparsers(metavar="ACTION")
     create = clients.add_parser("create", help="create a client and print its secret once")
@@ -125,7 +144,7 @@ def _database(settings=None):
 
 
 def cmd_serve(args) -> int:
-    from pizza_api import server, startup
+    from pizza_api import server
     from pizza_api.logs import configure_logging
 
     settings = _settings()
@@ -133,12 +152,23 @@ def cmd_serve(args) -> int:
     reload = settings.is_development if args.reload is None else args.reload
     workers = args.workers or settings.workers
     server.check_port_free(settings.host, settings.port)
-    db = _database(settings)
+    metrics_dir = server.prepare_metrics_dir()
     try:
-        startup.prepare_database(settings, db)
+        # Imported only now: they import prometheus_client, which reads the directory.
+        from pizza_api import asgi, startup
+
+        if settings.sentry_dsn:
+            # Workers initialise Sentry; a missing extra should stop the start here.
+            asgi.require_sentry_sdk()
+        db = _database(settings)
+        try:
+            startup.prepare_database(settings, db)
+        finally:
+            db.dispose()
+        server.serve(settings, workers=1 if reload else workers, reload=reload)
     finally:
-        db.dispose()
-    server.serve(settings, workers=1 if reload else workers, reload=reload)
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
 
 
@@ -156,6 +186,37 @@ def cmd_db_current(args) -> int:
     current, head = migrate.current_revision(_database()), migrate.head_revision()
     print(f"current: {current or 'none'}\nlatest:  {head}")
     return 0 if current == head else 3
+
+
+def cmd_db_backup(args) -> int:
+    from pizza_api import backup
+
+    settings = _settings()
+    try:
+        size = backup.backup(
+            settings.database_url, args.path, pg_format=args.format, force=args.force
+        )
+    except backup.BackupError as exc:
+        raise CommandError(str(exc)) from None
+    print(f"backup written to {args.path} ({size} bytes)")
+    return 0
+
+
+def cmd_db_restore(args) -> int:
+    from pizza_api import backup, migrate
+
+    settings = _settings()
+    try:
+        backup.restore(settings.database_url, args.path, force=args.force)
+    except backup.BackupError as exc:
+        raise CommandError(str(exc)) from None
+    db = _database(settings)
+    try:
+        current, head = migrate.current_revision(db), migrate.head_revision()
+    finally:
+        db.dispose()
+    print(f"restored {args.path}; schema revision {current or 'none'} (latest: {head})")
+    return 0
 
 
 def cmd_clients_create(args) -> int:

@@ -47,4 +47,9 @@ def configure_logging(settings: Settings) -> None:
     root.setLevel(settings.log_level.upper())
     # Our access log replaces uvicorn's; connexion logs every 4xx as a warning.
     logging.getLogger("uvicorn.access").disabled = True
+    # Access lines are info records but are kept at every LOG_LEVEL, because operators
+    # count on one line per request; LOG_ACCESS=false turns them off.
+    access = logging.getLogger("pizza_api.access")
+    access.setLevel(logging.INFO)
+    access.disabled = not settings.log_access
     logging.getLogger("connexion").setLevel(max(root.level, logging.WARNING))

@@ -8,7 +8,7 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pizza_api import errors
+from pizza_api import errors, metrics
 from pizza_api.context import SCOPE_KEY
 
 access_logger = logging.getLogger("pizza_api.access")
@@ -70,6 +70,7 @@ class RequestContextMiddleware:
                     "request_id": request_id,
                 },
             )
+            metrics.observe_request(self.services, scope, status, time.perf_counter() - started)
 
 
 def _default_content_type(scope: Scope, spec_index: t.Any) -> None:

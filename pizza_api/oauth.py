@@ -6,7 +6,7 @@ import logging
 import typing as t
 from urllib.parse import unquote_plus
 
-from pizza_api import clients, security
+from pizza_api import clients, metrics, security
 from pizza_api.errors import OAuthError
 
 logger = logging.getLogger(__name__)
@@ -70,9 +70,16 @@ BCRYPT_WAIT_SECONDS = 5.0
 
 
 def grant_token(
-    services: t.Any, form: dict, authorization: str | None, address: str = "unknown"
+    services: t.Any,
+    form: dict,
+    authorization: str | None,
+    address: str = "unknown",
+    state: dict | None = None,
 ) -> dict:
-    """Authenticate the client and return the token reply; raise RFC 6749 errors."""
+    """Authenticate the client and return the token reply; raise RFC 6749 errors.
+
+    On success the client id is stored in `state["client_id"]` for the access log.
+    """
     grant_type = form.get("grant_type")
     if not grant_type:
         raise token_error(400, "invalid_request", "grant_type is required")
@@ -131,6 +138,9 @@ def grant_token(
         scope=scope,
     )
     logger.info("token_issued", extra={"client_id": client.id})
+    metrics.token_issued()
+    if state is not None:
+        state["client_id"] = client.id
     reply = {"access_token": access_token, "expires_in": settings.jwt_expiration}
     if scope:
         reply["scope"] = scope

@@ -5,7 +5,7 @@ import datetime as dt
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from pizza_api import conditional
+from pizza_api import conditional, metrics
 from pizza_api.errors import ApiError
 from pizza_api.models import Pizza, utcnow
 
@@ -91,6 +91,7 @@ def create_pizza(session: Session, caller: dict, fields: dict) -> Pizza:
     )
     session.add(pizza)
     session.flush()
+    metrics.pizza_changed(session, "created")
     return pizza
 
 
@@ -128,6 +129,7 @@ def update_pizza(
             setattr(pizza, key, value)
     pizza.updated_at = utcnow()
     session.flush()
+    metrics.pizza_changed(session, "updated")
     return pizza
 
 
@@ -139,3 +141,4 @@ def delete_pizza(
     conditional.check_if_match(if_match, conditional.etag_for(to_dict(pizza)), PRECONDITION_FAILED)
     pizza.deleted_at = utcnow()
     session.flush()
+    metrics.pizza_changed(session, "deleted")

@@ -2,8 +2,12 @@
 
 import errno
 import logging
+import os
+import shutil
 import socket
+import tempfile
 import typing as t
+from pathlib import Path
 
 from gunicorn.app.base import BaseApplication
 
@@ -12,6 +16,7 @@ from pizza_api.settings import Settings
 logger = logging.getLogger(__name__)
 
 APP_FACTORY = "pizza_api.asgi:create_app_from_env"
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 class PortInUseError(RuntimeError):
@@ -51,6 +56,34 @@ class GunicornServer(BaseApplication):
         return create_app_from_env()
 
 
+def prepare_metrics_dir() -> Path | None:
+    """Point PROMETHEUS_MULTIPROC_DIR at an empty directory; return it if created here.
+
+    Must run before prometheus_client is imported, because the library picks its
+    multiprocess storage at import. A directory set by the operator is emptied of
+    the previous run's metric files; otherwise a temporary one is created, and the
+    caller removes it when the server stops.
+    """
+    configured = os.environ.get(METRICS_DIR_ENV)
+    if not configured:
+        created = Path(tempfile.mkdtemp(prefix="pizza-api-metrics-"))
+        os.environ[METRICS_DIR_ENV] = str(created)
+        return created
+    directory = Path(configured)
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+    shutil.rmtree(directory / "clients_seen", ignore_errors=True)
+    return None
+
+
+def child_exit(_server: t.Any, worker: t.Any) -> None:
+    """Drop the live gauges of a worker that exited; its counters stay in the sums."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
 def gunicorn_options(settings: Settings, workers: int) -> dict:
     return {
         "bind": f"{settings.host}:{settings.port}",
@@ -67,6 +100,7 @@ def gunicorn_options(settings: Settings, workers: int) -> dict:
         "errorlog": "-",
         "loglevel": "warning" if settings.log_level in ("debug", "info") else settings.log_level,
         "forwarded_allow_ips": "127.0.0.1",
+        "child_exit": child_exit,
     }
 
 

@@ -59,6 +59,9 @@ class Settings:
     cors_allow_credentials: bool = False
     public_cache_max_age: int = 0
     idempotency_ttl: int = 86400
+    # One access log line per request, whatever log_level is.
+    log_access: bool = True
+    sentry_dsn: str = dataclasses.field(default="", repr=False)
 
     @property
     def is_development(self) -> bool:
@@ -110,6 +113,8 @@ class Settings:
             validate_responses=_bool(env, "VALIDATE_RESPONSES", False),
             auto_migrate=_bool(env, "AUTO_MIGRATE", development),
             seed_demo_data=development and _bool(env, "SEED_DEMO_DATA", True),
+            log_access=_bool(env, "LOG_ACCESS", True),
+            sentry_dsn=env.get("SENTRY_DSN", ""),
         )
         values.update(_http_settings(env))
         max_open = _int(env, "DB_MAX_OPEN_CONNS", 25, 1, 1000)
