@@ -146,7 +146,12 @@ def test_database_wiring_per_environment(rendered):
         for container in (init, pod["containers"][0]):
             env = {item["name"]: item["valueFrom"]["secretKeyRef"] for item in container["env"]}
             assert env["DATABASE_URL"] == {"name": "pizza-api-secrets", "key": "DATABASE_URL"}
-            assert set(env) == {"JWT_SECRET", "BOOTSTRAP_CLIENT_SECRET", "DATABASE_URL"}
+            assert set(env) == {
+                "JWT_SECRET",
+                "BOOTSTRAP_CLIENT_SECRET",
+                "DATABASE_URL",
+                "RATE_LIMIT_STORAGE",
+            }
             assert container["envFrom"] == [{"configMapRef": {"name": "pizza-api-config"}}]
 
 
