@@ -29,7 +29,7 @@ CORS_RESPONSE_HEADERS = ["ETag", "Retry-After", "X-Request-ID", "Idempotent-Repl
 
 # Connexion routes an integer path parameter with a `[+-]?[0-9]+` converter, so
 # `/pizzas/abc` would be an unrouted 404 and `/pizzas/+5` pizza 5. Matching any
-# segment lets the strict parameter validator answer the contract's 400 instead.
+# segment lets the strict parameter validator return the contract's 400 instead.
 connexion_starlette.PATH_PARAMETER_CONVERTERS.pop("integer", None)
 
 
@@ -66,7 +66,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> t.Any:
     wrapped = GZipMiddleware(wrapped, minimum_size=1024)
     wrapped = RequestContextMiddleware(wrapped, services)
     if settings.cors_allowed_origins:
-        # Outermost, so that error answers from every inner layer carry CORS headers too.
+        # Outermost, so that error responses from every inner layer carry CORS headers too.
         wrapped = CORSMiddleware(
             wrapped,
             allow_origins=list(settings.cors_allowed_origins),

@@ -1,7 +1,7 @@
 """Entity tags for conditional requests (RFC 9110 section 13).
 
-A pizza's ETag is a hash of its JSON body, so the tag a client got from a read is
-the tag its next `If-Match` must carry; any change to the pizza changes the tag.
+A pizza's ETag is a hash of its JSON body. The tag a client got from a read is the
+tag its next `If-Match` must carry, and any change to the pizza changes the tag.
 """
 
 import hashlib
@@ -21,7 +21,7 @@ def _tags(header: str) -> list[str]:
 
 
 def none_match(header: str | None, etag: str) -> bool:
-    """Return True when If-None-Match matches, so a GET may answer 304.
+    """Return True when If-None-Match matches, so a GET may return 304.
 
     If-None-Match uses the weak comparison: `W/"x"` matches `"x"`.
     """

@@ -91,7 +91,7 @@ def run(
                 if stored is not None:
                     return _replay(stored, operation, digest, reuse_error, sealer, sealed_fields)
                 status, body = create(session)
-                kept = {
+                stored_body = {
                     name: sealer.seal(value) if name in sealed_fields else value
                     for name, value in body.items()
                 }
@@ -102,7 +102,7 @@ def run(
                         operation=operation,
                         request_hash=digest,
                         status=status,
-                        response_body=json.dumps(kept, separators=(",", ":")),
+                        response_body=json.dumps(stored_body, separators=(",", ":")),
                         created_at=utcnow(),
                     )
                 )

@@ -76,7 +76,7 @@ class RequestContextMiddleware:
 def _default_content_type(scope: Scope, spec_index: t.Any) -> None:
     """Give a body without Content-Type the operation's first media type.
 
-    The original decoded JSON bodies whatever their Content-Type said; a missing
+    The original decoded JSON bodies whatever their Content-Type was. A missing
     header is taken as the documented type, while a wrong one still gets 415.
     """
     if any(name == b"content-type" for name, _ in scope.get("headers", [])):
@@ -103,7 +103,7 @@ def _with_charset(value: bytes) -> bytes:
 
 
 class BodyLimitMiddleware:
-    """Answer 413 for bodies over `limit` bytes, by Content-Length or while streaming."""
+    """Return 413 for bodies over `limit` bytes, by Content-Length or while streaming."""
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app

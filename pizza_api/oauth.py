@@ -1,4 +1,4 @@
-"""The client credentials grant (RFC 6749 section 4.4) with its error answers."""
+"""The client credentials grant (RFC 6749 section 4.4) and its error responses."""
 
 import base64
 import binascii
@@ -101,7 +101,7 @@ def grant_token(
             {"Retry-After": "1"},
         )
     try:
-        # Unknown client and wrong secret take the same time and get the same answer.
+        # Unknown client and wrong secret take the same time and get the same response.
         authenticated = security.verify_secret(secret, client.secret_hash if client else None)
     finally:
         services.bcrypt_slots.release()

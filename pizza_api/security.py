@@ -184,7 +184,7 @@ def bearer_token(authorization: str | None) -> str:
 def make_bearer_handler(services: t.Any) -> type:
     """Build the Connexion security handler for bearer and OAuth2 schemes.
 
-    One function checks both schemes, so both give the same answers. The operation's
+    One function checks both schemes, so both return the same errors. The operation's
     `x-required-role` is checked here, before the request body is validated.
     """
 
