@@ -20,6 +20,9 @@ DEFAULT_SPEC_PATH = PROJECT_ROOT / "openapi.yaml"
 DEPLOYMENT_KEY = "x-deployment"
 # Operation-level marker naming the Kubernetes probes an operation serves.
 PROBE_KEY = "x-probe"
+# Operation-level marker: reachable inside the cluster only, never routed by the Ingress.
+INTERNAL_KEY = "x-internal"
+DEPLOYMENT_OPERATION_KEYS = (PROBE_KEY, INTERNAL_KEY)
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 
@@ -39,12 +42,12 @@ def load_spec(path: Path | None = None) -> dict:
 
 
 def published_spec(spec: dict) -> dict:
-    """Return the spec as clients see it: without the deployment block and probe markers."""
+    """Return the spec as clients see it: without the deployment block and markers."""
     published = {key: value for key, value in spec.items() if key != DEPLOYMENT_KEY}
     published["paths"] = {
         path: {
             method: (
-                {k: v for k, v in operation.items() if k != PROBE_KEY}
+                {k: v for k, v in operation.items() if k not in DEPLOYMENT_OPERATION_KEYS}
                 if isinstance(operation, dict)
                 else operation
             )

@@ -150,6 +150,11 @@ def values_schema(deployment: Deployment, header_text: str) -> dict:
                     "className": {"type": "string"},
                     "host": {"type": "string"},
                     "tlsSecretName": {"type": "string"},
+                    "paths": {
+                        "type": "array",
+                        "minItems": 1,
+                        "items": {"type": "string", "pattern": "^/"},
+                    },
                 },
                 "if": {"properties": {"enabled": {"const": True}}},
                 "then": {

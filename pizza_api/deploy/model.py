@@ -14,7 +14,7 @@ from pathlib import Path
 import jsonschema
 
 from pizza_api import spec as spec_module
-from pizza_api.spec import DEPLOYMENT_KEY, PROBE_KEY, iter_operations
+from pizza_api.spec import DEPLOYMENT_KEY, INTERNAL_KEY, PROBE_KEY, iter_operations
 
 SCHEMA_PATH = Path(__file__).with_name("schema.json")
 PROBE_KINDS = ("startup", "liveness", "readiness")
@@ -103,6 +103,7 @@ class Deployment:
     probes: dict
     environments: dict
     spec_file: str
+    ingress_paths: tuple = ()
 
     @property
     def image_ref(self) -> str:
@@ -158,6 +159,30 @@ def _base_path(spec: dict) -> str:
     url = servers[0].get("url", "/")
     path = re.sub(r"^[a-z][a-z0-9+.-]*://[^/]*", "", url)
     return path.rstrip("/")
+
+
+# Routes the service serves outside the spec's paths: Swagger UI and the spec itself.
+UNDOCUMENTED_PUBLIC_PATHS = ("/openapi.json", "/swagger")
+
+
+def _ingress_paths(spec: dict, problems: list[str]) -> tuple:
+    """Return the path prefixes the Ingress routes: every first segment of a public path.
+
+    Operations marked `x-internal: true` (such as /metrics) stay reachable inside the
+    cluster only. A first segment shared by public and internal paths is a problem,
+    because a prefix rule cannot separate them.
+    """
+    base = _base_path(spec)
+    public, internal = set(), set()
+    for path, _, operation in iter_operations(spec):
+        prefix = base + "/" + path.strip("/").split("/")[0]
+        (internal if operation.get(INTERNAL_KEY) else public).add(prefix)
+    for prefix in sorted(public & internal):
+        problems.append(
+            f"paths: {prefix} holds both public and {INTERNAL_KEY} operations; "
+            "move the internal ones under another first path segment"
+        )
+    return tuple(sorted(public | {base + path for path in UNDOCUMENTED_PUBLIC_PATHS}))
 
 
 def _probe_operations(spec: dict, problems: list[str]) -> dict[str, tuple[str, str]]:
@@ -269,6 +294,7 @@ def load_deployment(spec: dict, spec_file: str = "openapi.yaml") -> Deployment:
     block = spec[DEPLOYMENT_KEY]
     problems = _schema_problems(block)
     probe_operations = _probe_operations(spec, problems)
+    ingress_paths = _ingress_paths(spec, problems)
     if problems:
         # Later rules read fields the schema has not vouched for yet.
         raise DeploymentError(problems)
@@ -325,4 +351,5 @@ def load_deployment(spec: dict, spec_file: str = "openapi.yaml") -> Deployment:
         probes=probes,
         environments=environments,
         spec_file=spec_file,
+        ingress_paths=ingress_paths,
     )

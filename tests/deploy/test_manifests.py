@@ -162,9 +162,9 @@ def test_ingress_has_tls_and_no_rewrite(rendered):
         {"hosts": ["pizza-api.example.com"], "secretName": "pizza-api-production-tls"}
     ]
     assert not ingress["metadata"].get("annotations")
-    (path,) = ingress["spec"]["rules"][0]["http"]["paths"]
-    assert path["path"] == "/"
-    assert path["backend"]["service"] == {"name": "pizza-api", "port": {"name": "http"}}
+    for path in ingress["spec"]["rules"][0]["http"]["paths"]:
+        assert path["pathType"] == "Prefix"
+        assert path["backend"]["service"] == {"name": "pizza-api", "port": {"name": "http"}}
 
 
 def test_secret_template_has_no_values(rendered):
@@ -250,3 +250,11 @@ def test_render_is_deterministic(rendered):
     again = render_files(load_deployment(load_spec()))
     assert again == rendered
     assert list(again) == sorted(again)
+
+
+def test_ingress_routes_only_public_prefixes(rendered):
+    for environment in ("development", "staging", "production"):
+        ingress = manifests(rendered, environment)["Ingress"]
+        paths = [entry["path"] for entry in ingress["spec"]["rules"][0]["http"]["paths"]]
+        assert paths == ["/api", "/health", "/openapi.json", "/swagger"]
+        assert "/metrics" not in paths

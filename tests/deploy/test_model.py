@@ -141,3 +141,15 @@ def test_parse_quantity():
     assert parse_quantity("512Mi") == 512 * 2**20
     with pytest.raises(ValueError):
         parse_quantity("lots")
+
+
+def test_internal_and_public_paths_cannot_share_a_prefix():
+    from pizza_api.deploy.model import DeploymentError, load_deployment
+    from pizza_api.spec import load_spec
+
+    spec = load_spec()
+    spec["paths"]["/health/metrics"] = {
+        "get": {"operationId": "x", "x-internal": True, "responses": {"200": {"description": "ok"}}}
+    }
+    with pytest.raises(DeploymentError, match="/health holds both public and x-internal"):
+        load_deployment(spec)
