@@ -7,11 +7,12 @@ from connexion.frameworks import starlette as connexion_starlette
 from connexion.options import SwaggerUIOptions
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
+from starlette.responses import Response
 
 from pizza_api import jsonenc, metrics, spec, validation
 from pizza_api.context import Services
 from pizza_api.db import Database
-from pizza_api.errors import ErrorBoundary
+from pizza_api.errors import ErrorBoundary, error_body
 from pizza_api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from pizza_api.security import make_bearer_handler
 from pizza_api.settings import Settings
@@ -31,6 +32,27 @@ CORS_RESPONSE_HEADERS = ["ETag", "Retry-After", "X-Request-ID", "Idempotent-Repl
 # `/pizzas/abc` would be an unrouted 404 and `/pizzas/+5` pizza 5. Matching any
 # segment lets the strict parameter validator return the contract's 400 instead.
 connexion_starlette.PATH_PARAMETER_CONVERTERS.pop("integer", None)
+
+
+class JSONCORSMiddleware(CORSMiddleware):
+    """Starlette's CORS middleware, with a rejected preflight in the contract's error shape."""
+
+    def preflight_response(self, request_headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code < 400:
+            return response
+        reason = response.body.decode("utf-8", "replace")
+        headers = {
+            name: value
+            for name, value in response.headers.items()
+            if name not in ("content-type", "content-length")
+        }
+        return Response(
+            error_body({"error": "cors_rejected", "message": reason}, None),
+            status_code=response.status_code,
+            headers=headers,
+            media_type="application/json; charset=utf-8",
+        )
 
 
 def create_app(settings: Settings, *, db: Database | None = None) -> t.Any:
@@ -67,7 +89,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> t.Any:
     wrapped = RequestContextMiddleware(wrapped, services)
     if settings.cors_allowed_origins:
         # Outermost, so that error responses from every inner layer carry CORS headers too.
-        wrapped = CORSMiddleware(
+        wrapped = JSONCORSMiddleware(
             wrapped,
             allow_origins=list(settings.cors_allowed_origins),
             allow_credentials=settings.cors_allow_credentials,

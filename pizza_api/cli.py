@@ -24,6 +24,10 @@ def main(argv: list[str] | None = None) -> int:
     from pizza_api.server import PortInUseError
     from pizza_api.settings import SettingsError
 
+    if args.run is not cmd_serve:
+        from pizza_api.logs import configure_cli_logging
+
+        configure_cli_logging()
     try:
         return args.run(args) or 0
     except (SettingsError, PortInUseError, SchemaError, CommandError) as exc:
@@ -118,7 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
     set_role.set_defaults(run=cmd_users_set_role)
 
     token = commands.add_parser("token", help="access tokens").add_subparsers(metavar="ACTION")
-    decode = token.add_parser("decode", help="print a token's header and claims")
+    decode = token.add_parser(
+        "decode",
+        help="print a token's header and claims, and why this JWT_SECRET rejects it "
+        "(exit status 1 when rejected)",
+    )
     decode.add_argument("token", help="the JWT, or - to read it from standard input")
     decode.add_argument(
         "--no-verify",
@@ -316,25 +324,53 @@ def cmd_token_decode(args) -> int:
         claims = jwt.decode(token, options={"verify_signature": False})
     except jwt.DecodeError as exc:
         raise CommandError(f"not a JWT: {exc}") from None
-    if args.no_verify:
-        verdict = "not checked (--no-verify)"
-    else:
-        from pizza_api.errors import OAuthError
-        from pizza_api.security import decode_token
-
+    verdict, rejected = "not checked (--no-verify)", False
+    if not args.no_verify:
         settings = _settings()
-        try:
-            decode_token(token, secret=settings.jwt_secret, issuer=settings.jwt_issuer)
-            verdict = "valid for this JWT_SECRET"
-        except OAuthError as exc:
-            verdict = f"rejected: {exc.body['error']}: {exc.body.get('error_description')}"
+        reason = _token_rejection(token, header, settings)
+        rejected = reason is not None
+        verdict = (
+            f"rejected: {reason}"
+            if rejected
+            else (
+                "valid for this JWT_SECRET (the API also requires its client to be live: "
+                "see `pizza-api clients list`)"
+            )
+        )
     print(json.dumps({"header": header, "claims": claims}, indent=2, sort_keys=True))
     for claim in ("iat", "exp"):
         if isinstance(claims.get(claim), int):
             moment = dt.datetime.fromtimestamp(claims[claim], dt.UTC)
             print(f"{claim}: {moment.isoformat()}")
     print(f"signature: {verdict}")
-    return 0
+    return 1 if rejected else 0
+
+
+def _token_rejection(token: str, header: dict, settings) -> str | None:
+    """Return why the API would reject `token` before looking at its client, or None."""
+    import jwt
+
+    from pizza_api.errors import OAuthError
+    from pizza_api.security import JWT_ALGORITHM, decode_token
+
+    if header.get("alg") != JWT_ALGORITHM:
+        return f"invalid_token: algorithm {header.get('alg')!r}; only {JWT_ALGORITHM} is accepted"
+    try:
+        jwt.decode(
+            token,
+            settings.jwt_secret,
+            algorithms=[JWT_ALGORITHM],
+            options={"verify_aud": False, "verify_exp": False, "verify_iat": False},
+        )
+    except jwt.InvalidSignatureError:
+        return "invalid_token: the signature does not match this JWT_SECRET"
+    except jwt.InvalidTokenError:
+        pass  # decode_token below names the claim that is wrong
+    try:
+        decode_token(token, secret=settings.jwt_secret, issuer=settings.jwt_issuer)
+    except OAuthError as exc:
+        return f"{exc.body['error']}: {exc.body.get('error_description')}"
+    return None
 
 
 def _print_table(header: tuple, rows: list) -> None:

@@ -46,10 +46,15 @@ def sqlalchemy_url(database_url: str) -> URL:
             query.append(("charset", "utf8mb4"))
         rebuilt = urlunsplit(parts._replace(scheme="mysql+pymysql", query=urlencode(query)))
         return make_url(rebuilt)
-    try:
-        return make_url(database_url)
-    except Exception:
-        raise SettingsError(f"DATABASE_URL {_redact(database_url)!r} is not a URL") from None
+    if "+" in scheme:
+        # An explicit SQLAlchemy driver, e.g. postgresql+psycopg://, is passed through.
+        try:
+            return make_url(database_url)
+        except Exception:
+            raise SettingsError(f"DATABASE_URL {_redact(database_url)!r} is not a URL") from None
+    raise SettingsError(
+        f"DATABASE_URL scheme {scheme!r} is not supported; use sqlite://, postgres:// or mysql://"
+    )
 
 
 def _redact(database_url: str) -> str:

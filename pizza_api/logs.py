@@ -3,12 +3,19 @@
 import logging
 import sys
 
+from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
 from pizza_api.settings import Settings
 
 # LogRecord attributes that are not structured fields of our own.
-_STANDARD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+# uvicorn adds `color_message`, the message with terminal colour codes, to its records.
+_STANDARD_ATTRS = set(vars(logging.makeLogRecord({}))) | {
+    "message",
+    "asctime",
+    "taskName",
+    "color_message",
+}
 
 
 class TextFormatter(logging.Formatter):
@@ -38,6 +45,7 @@ def configure_logging(settings: Settings) -> None:
                 style="{",
                 rename_fields={"asctime": "timestamp", "levelname": "level", "name": "logger"},
                 datefmt="%Y-%m-%dT%H:%M:%S%z",
+                reserved_attrs=[*RESERVED_ATTRS, "color_message"],
             )
         )
     else:
@@ -52,4 +60,15 @@ def configure_logging(settings: Settings) -> None:
     access = logging.getLogger("pizza_api.access")
     access.setLevel(logging.INFO)
     access.disabled = not settings.log_access
+    # Start and stop lines are kept at every level too, so that each run is visible.
+    logging.getLogger("pizza_api.server").setLevel(logging.INFO)
     logging.getLogger("connexion").setLevel(max(root.level, logging.WARNING))
+
+
+def configure_cli_logging() -> None:
+    """Send warnings and errors of one-off commands to stderr, with their fields."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(TextFormatter("%(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)

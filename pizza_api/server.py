@@ -84,6 +84,10 @@ def child_exit(_server: t.Any, worker: t.Any) -> None:
     multiprocess.mark_process_dead(worker.pid)
 
 
+def on_exit(_server: t.Any) -> None:
+    logger.info("server_stopped")
+
+
 def gunicorn_options(settings: Settings, workers: int) -> dict:
     return {
         "bind": f"{settings.host}:{settings.port}",
@@ -101,6 +105,7 @@ def gunicorn_options(settings: Settings, workers: int) -> dict:
         "loglevel": "warning" if settings.log_level in ("debug", "info") else settings.log_level,
         "forwarded_allow_ips": "127.0.0.1",
         "child_exit": child_exit,
+        "on_exit": on_exit,
     }
 
 
@@ -133,5 +138,6 @@ def serve(settings: Settings, *, workers: int, reload: bool) -> None:
             log_config=None,
             access_log=False,
         )
+        logger.info("server_stopped")
     else:
         GunicornServer(gunicorn_options(settings, workers)).run()

@@ -140,9 +140,9 @@ def test_sqlite_backup_during_writes(tmp_path):
             with db.session() as session:
                 owner = session.scalars(select(User)).first()
                 caller = {"uid": owner.id, "role": "admin"}
-                written.append(
-                    pizzas.create_pizza(session, caller, {"name": "Live", "price": 2}).id
-                )
+                pizza_id = pizzas.create_pizza(session, caller, {"name": "Live", "price": 2}).id
+            # Recorded only once committed, so every id listed is in the database.
+            written.append(pizza_id)
 
     writer = threading.Thread(target=write)
     writer.start()

@@ -141,7 +141,16 @@ def test_token_decode(tmp_path):
     other = run(
         tmp_path, "token", "decode", "-", env={"JWT_SECRET": "z" * 64}, stdin=f"Bearer {token}\n"
     )
-    assert "signature: rejected: invalid_token" in other.stdout
+    assert other.returncode == 1
+    assert "the signature does not match this JWT_SECRET" in other.stdout
+
+    import jwt
+
+    hs256 = jwt.encode({"uid": "1"}, TEST_JWT_SECRET, algorithm="HS256")
+    wrong_algorithm = run(tmp_path, "token", "decode", hs256)
+    assert wrong_algorithm.returncode == 1
+    assert "algorithm 'HS256'; only HS512 is accepted" in wrong_algorithm.stdout
+    assert run(tmp_path, "token", "decode", "--no-verify", hs256).returncode == 0
 
     assert run(tmp_path, "token", "decode", "not-a-token").returncode == 1
 
@@ -158,7 +167,11 @@ def test_database_errors_are_one_line(tmp_path):
     assert missing_schema.stderr.startswith("error: database command failed: no such table: users")
     assert "Traceback" not in missing_schema.stderr
 
-    unreachable = run(tmp_path, "serve", env={"DATABASE_URL": "postgres://nobody@127.0.0.1:1/x"})
+    unreachable = run(
+        tmp_path,
+        "serve",
+        env={"DATABASE_URL": "postgres://nobody@127.0.0.1:1/x", "APP_PORT": str(free_port())},
+    )
     assert unreachable.returncode == 1
     assert len(unreachable.stderr.strip().splitlines()) == 1
     assert "Connection refused" in unreachable.stderr

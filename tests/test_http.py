@@ -221,6 +221,17 @@ def test_cors_preflight(cors_client):
     assert "idempotency-key" in response.headers["access-control-allow-headers"].lower()
 
 
+def test_cors_rejected_preflight_is_json(cors_client):
+    response = cors_client.options(
+        "/api/v1/pizzas",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/json; charset=utf-8"
+    assert response.json()["error"] == "cors_rejected"
+    assert "origin" in response.json()["message"]
+
+
 def test_cors_on_success_and_errors(cors_client):
     ok = cors_client.get("/api/v1/public/pizzas", headers={"Origin": "https://app.example"})
     assert ok.headers["access-control-allow-origin"] == "https://app.example"

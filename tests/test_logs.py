@@ -129,9 +129,13 @@ def test_production_keeps_access_lines(start_server):
 
     records = json_lines(server.log())
     assert [record["request_id"] for record in access_lines(records)].count("prod-grant") == 1
-    # LOG_LEVEL defaults to warning in production, so other info records are dropped.
+    # LOG_LEVEL defaults to warning in production, so other info records are dropped;
+    # only access lines and the server's start and stop lines stay.
     assert [r for r in records if r.get("message") == "token_issued"] == []
-    assert {r["level"] for r in records if r.get("logger") != "pizza_api.access"} <= {
+    lifecycle = [r["message"] for r in records if r.get("logger") == "pizza_api.server"]
+    assert lifecycle == ["server_starting", "server_stopped"]
+    kept = {"pizza_api.access", "pizza_api.server"}
+    assert {r["level"] for r in records if r.get("logger") not in kept} <= {
         "WARNING",
         "ERROR",
         "CRITICAL",

@@ -105,3 +105,9 @@ def test_settings_repr_hides_secrets():
     settings = Settings.from_env({"BOOTSTRAP_CLIENT_SECRET": "bootstrap-secret-value"})
     assert "bootstrap-secret-value" not in repr(settings)
     assert settings.jwt_secret not in repr(settings)
+
+
+@pytest.mark.parametrize("url", ["foo://x", "oracle://u@h/db", "not a url"])
+def test_unsupported_database_url_rejected(url):
+    with pytest.raises(SettingsError, match="DATABASE_URL"):
+        sqlalchemy_url(url)
