@@ -41,7 +41,13 @@ def basic_credentials(authorization: str | None) -> tuple[str, str] | None:
         raise token_error(
             400, "invalid_request", "Basic credentials must be client_id:client_secret"
         )
-    return unquote_plus(client_id), unquote_plus(secret)
+    client_id, secret = unquote_plus(client_id), unquote_plus(secret)
+    # Form fields with NUL get 400 from the validator; PostgreSQL cannot compare them.
+    if "\x00" in client_id or "\x00" in secret:
+        raise token_error(
+            400, "invalid_request", "Basic credentials must not contain NUL characters"
+        )
+    return client_id, secret
 
 
 def client_credentials(form: dict, authorization: str | None) -> tuple[str, str, bool]:
