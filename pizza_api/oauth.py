@@ -6,6 +6,8 @@ import logging
 import typing as t
 from urllib.parse import unquote_plus
 
+import anyio
+
 from pizza_api import clients, security
 from pizza_api.errors import OAuthError
 
@@ -75,10 +77,30 @@ def client_credentials(form: dict, authorization: str | None) -> tuple[str, str,
 BCRYPT_WAIT_SECONDS = 5.0
 
 
-def grant_token(
+async def grant_token(
     services: t.Any, form: dict, authorization: str | None, address: str = "unknown"
 ) -> dict:
-    """Authenticate the client and return the token reply; raise RFC 6749 errors."""
+    """Authenticate the client and return the token reply; raise RFC 6749 errors.
+
+    Database and rate limit calls run in worker threads. The wait for a bcrypt slot
+    runs on the event loop, so queued token requests hold no thread that other
+    requests need.
+    """
+    client_id, secret, used_basic, client, owner = await anyio.to_thread.run_sync(
+        _load_client, services, form, authorization, address
+    )
+    # Unknown client and wrong secret take the same time and get the same answer.
+    authenticated = await _verify_in_slot(
+        services, client_id, secret, client.secret_hash if client else None
+    )
+    return await anyio.to_thread.run_sync(
+        _reply, services, form, client_id, used_basic, client, owner, authenticated
+    )
+
+
+def _load_client(
+    services: t.Any, form: dict, authorization: str | None, address: str
+) -> tuple[str, str, bool, t.Any, t.Any]:
     grant_type = form.get("grant_type")
     if not grant_type:
         raise token_error(400, "invalid_request", "grant_type is required")
@@ -90,8 +112,16 @@ def grant_token(
     with services.db.session(read_only=True) as session:
         client = clients.find_live_client(session, client_id)
         owner = clients.owner_of(session, client) if client is not None else None
+    return client_id, secret, used_basic, client, owner
 
-    if not services.bcrypt_slots.acquire(timeout=BCRYPT_WAIT_SECONDS):
+
+async def _verify_in_slot(
+    services: t.Any, client_id: str, secret: str, secret_hash: str | None
+) -> bool:
+    slots = services.bcrypt_slots
+    with anyio.move_on_after(BCRYPT_WAIT_SECONDS) as wait:
+        await slots.acquire()
+    if wait.cancelled_caught:
         logger.warning("token_request_shed", extra={"client_id": client_id[:255]})
         raise token_error(
             503,
@@ -100,10 +130,20 @@ def grant_token(
             {"Retry-After": "1"},
         )
     try:
-        # Unknown client and wrong secret take the same time and get the same answer.
-        authenticated = security.verify_secret(secret, client.secret_hash if client else None)
+        return await anyio.to_thread.run_sync(security.verify_secret, secret, secret_hash)
     finally:
-        services.bcrypt_slots.release()
+        slots.release()
+
+
+def _reply(
+    services: t.Any,
+    form: dict,
+    client_id: str,
+    used_basic: bool,
+    client: t.Any,
+    owner: t.Any,
+    authenticated: bool,
+) -> dict:
     if not authenticated or owner is None:
         services.limiter.record_token_failure(client_id)
         logger.info("client_authentication_failed", extra={"client_id": client_id[:255]})
