@@ -9,9 +9,13 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from starlette.testclient import TestClient
 
+from pizza_api.app import create_app
+from pizza_api.db import Database
 from pizza_api.models import IdempotencyKey, OAuthClient, Pizza, User
-from tests.conftest import TEST_JWT_SECRET, ServerProcess
+from pizza_api.startup import prepare_database
+from tests.conftest import TEST_JWT_SECRET, ServerProcess, fetch_token, make_settings
 
 ERROR_CONTENT_TYPE = "application/json; charset=utf-8"
 PIZZA = {"name": "Hostile", "description": "", "ingredients": ["Cheese"], "price": 9.5}
@@ -124,6 +128,25 @@ def module_server(tmp_path_factory):
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_client(tmp_path_factory):
+    """One seeded in-process app per module, for cases that must not change any row.
+
+    It has `.db` and `.admin_headers`; tests that write use the per-test `client`.
+    """
+    workdir = tmp_path_factory.mktemp("shared")
+    settings = make_settings(f"sqlite://{workdir}/shared.sqlite", log_level="critical")
+    db = Database(settings)
+    prepare_database(settings, db)
+    with TestClient(create_app(settings, db=db)) as client:
+        client.db = db
+        client.admin_headers = {
+            "Authorization": "Bearer " + fetch_token(client, "dev-client", "dev-secret-123")
+        }
+        yield client
+    db.dispose()
 
 
 def worker_pids(server: ServerProcess) -> list[int]:

@@ -66,19 +66,23 @@ JSON_BODY_CASES = {
 
 @pytest.mark.parametrize("case", list(JSON_BODY_CASES))
 @pytest.mark.parametrize("operation", list(JSON_OPERATIONS))
-def test_hostile_json_body_rejected(client, db, admin_headers, operation, case):
+def test_hostile_json_body_rejected(shared_client, operation, case):
+    client = shared_client
     method, path, valid, error_400 = JSON_OPERATIONS[operation]
     content_type, build, status = JSON_BODY_CASES[case]
-    before = table_counts(db)
+    before = table_counts(client.db)
     pizza_before = client.get("/api/v1/public/pizzas/1").json()
 
     response = client.request(
-        method, path, content=build(valid), headers={**admin_headers, "Content-Type": content_type}
+        method,
+        path,
+        content=build(valid),
+        headers={**client.admin_headers, "Content-Type": content_type},
     )
 
     expected_error = error_400 if status == 400 else "unsupported_media_type"
     assert_error(response, status, expected_error)
-    assert table_counts(db) == before
+    assert table_counts(client.db) == before
     assert client.get("/api/v1/public/pizzas/1").json() == pizza_before
 
 

@@ -35,7 +35,8 @@ BAD_PRICES = {
     [("POST", "/api/v1/pizzas"), ("PUT", "/api/v1/pizzas/1")],
     ids=["create", "update"],
 )
-def test_bad_price_rejected(client, db, admin_headers, method, path, case):
+def test_bad_price_rejected(shared_client, method, path, case):
+    client, db, admin_headers = shared_client, shared_client.db, shared_client.admin_headers
     before = table_counts(db)
     pizza_before = client.get("/api/v1/public/pizzas/1").json()
     body = '{"name": "Priced", "price": ' + BAD_PRICES[case] + "}"
@@ -121,7 +122,8 @@ BAD_IDS = {
     ],
     ids=["get", "update", "delete"],
 )
-def test_bad_pizza_id_rejected(client, db, admin_headers, method, prefix, case):
+def test_bad_pizza_id_rejected(shared_client, method, prefix, case):
+    client, db, admin_headers = shared_client, shared_client.db, shared_client.admin_headers
     before = table_counts(db)
     response = client.request(
         method,
@@ -143,8 +145,8 @@ QUERY_CASES = [
 
 
 @pytest.mark.parametrize("parameter, case", QUERY_CASES)
-def test_bad_integer_query_rejected(client, parameter, case):
-    response = client.get(f"/api/v1/public/pizzas?{parameter}={BAD_IDS[case]}")
+def test_bad_integer_query_rejected(shared_client, parameter, case):
+    response = shared_client.get(f"/api/v1/public/pizzas?{parameter}={BAD_IDS[case]}")
     assert_error(response, 400, "Invalid query parameter")
 
 

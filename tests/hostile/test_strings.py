@@ -165,7 +165,8 @@ REJECTED = {
 
 @pytest.mark.parametrize("case", list(REJECTED))
 @pytest.mark.parametrize("field", list(FIELDS))
-def test_hostile_string_field(client, db, admin_headers, field, case):
+def test_hostile_string_field(shared_client, field, case):
+    client, db, admin_headers = shared_client, shared_client.db, shared_client.admin_headers
     path, error, build = FIELDS[field]
     value, rejected_by = REJECTED[case]
     before = table_counts(db)

@@ -132,33 +132,33 @@ TOKEN_CASES = {
 
 @pytest.mark.parametrize("case", list(TOKEN_CASES))
 @pytest.mark.parametrize("operation", list(PROTECTED))
-def test_hostile_bearer_rejected(client, db, operation, case):
+def test_hostile_bearer_rejected(shared_client, operation, case):
     method, path, body = PROTECTED[operation]
     authorization, error = TOKEN_CASES[case]
     headers = {} if authorization is None else {"Authorization": authorization}
-    before = table_counts(db)
+    before = table_counts(shared_client.db)
 
-    response = client.request(method, path, json=body, headers=headers)
+    response = shared_client.request(method, path, json=body, headers=headers)
 
     assert_error(response, 401, error)
     assert response.headers["www-authenticate"].startswith('Bearer realm="pizza-api"')
-    assert table_counts(db) == before
+    assert table_counts(shared_client.db) == before
 
 
 @pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER", "bEaReR"])
-def test_bearer_scheme_any_case(client, scheme):
-    response = client.get("/api/v1/clients", headers={"Authorization": f"{scheme} {GOOD}"})
+def test_bearer_scheme_any_case(shared_client, scheme):
+    response = shared_client.get("/api/v1/clients", headers={"Authorization": f"{scheme} {GOOD}"})
     assert response.status_code == 200
 
 
 @pytest.mark.parametrize("operation", list(PROTECTED))
-def test_several_authorization_headers_rejected(client, db, operation):
+def test_several_authorization_headers_rejected(shared_client, operation):
     method, path, body = PROTECTED[operation]
-    before = table_counts(db)
+    before = table_counts(shared_client.db)
     headers = [("Authorization", f"Bearer {GOOD}"), ("Authorization", f"Bearer {GOOD}")]
-    response = client.request(method, path, json=body, headers=headers)
+    response = shared_client.request(method, path, json=body, headers=headers)
     assert_error(response, 401, "invalid_request")
-    assert table_counts(db) == before
+    assert table_counts(shared_client.db) == before
 
 
 @pytest.mark.parametrize("database_url", BACKENDS, indirect=True)
