@@ -34,7 +34,8 @@ def basic_credentials(authorization: str | None) -> tuple[str, str] | None:
         return None
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    # b64decode raises a plain ValueError for text outside ASCII, which a header may carry.
+    except (binascii.Error, UnicodeDecodeError, ValueError):
         raise token_error(
             400, "invalid_request", "The Authorization header is not valid Basic credentials"
         ) from None
