@@ -262,7 +262,7 @@ def token_requests(draw) -> dict:
     grant_type = draw(
         st.one_of(st.just("client_credentials"), st.just("client_credentials"), FIELD_TEXT)
     )
-    use_basic = draw(st.sampled_from(["form", "form", "basic", "both", "raw"]))
+    use_basic = draw(st.sampled_from(["form", "form", "basic", "both", "raw", "raw-header"]))
     form: dict = {}
     if draw(st.integers(0, 9)):
         form["grant_type"] = grant_type
@@ -277,6 +277,11 @@ def token_requests(draw) -> dict:
     if use_basic in ("form", "both"):
         form["client_id"] = client_id
         form["client_secret"] = secret
+    if use_basic == "raw-header":
+        # Any text after "Basic ", sent as UTF-8 bytes as a server would receive it.
+        scheme = draw(st.sampled_from(["Basic ", "basic ", "Basic", ""]))
+        headers["Authorization"] = (scheme + draw(st.text(max_size=60))).encode("utf-8")
+        return {"data": form, "headers": headers, "expected": False}
     if use_basic == "raw":
         # Random bytes never spell out a client's secret, so they never get a token.
         body = draw(st.binary(max_size=200))

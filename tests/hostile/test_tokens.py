@@ -145,6 +145,18 @@ def test_hostile_bearer_rejected(shared_client, operation, case):
     assert table_counts(shared_client.db) == before
 
 
+@pytest.mark.parametrize("database_url", BACKENDS, indirect=True)
+def test_hostile_bearer_same_on_every_backend(client, db):
+    # Tokens with a valid signature reach the database to look up their client.
+    before = table_counts(db)
+    for case, (authorization, error) in TOKEN_CASES.items():
+        headers = {} if authorization is None else {"Authorization": authorization}
+        response = client.post("/api/v1/clients", json={"name": "Forged"}, headers=headers)
+        assert response.status_code == 401, case
+        assert response.json()["error"] == error, case
+    assert table_counts(db) == before
+
+
 @pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER", "bEaReR"])
 def test_bearer_scheme_any_case(shared_client, scheme):
     response = shared_client.get("/api/v1/clients", headers={"Authorization": f"{scheme} {GOOD}"})
