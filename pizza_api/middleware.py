@@ -125,7 +125,7 @@ class BodyLimitMiddleware:
             try:
                 body = await _read_body(receive, self.limit)
             except ClientDisconnect:
-                return  # nobody is left to answer, and a partial body must not be used
+                return  # the client is gone, and a partial body must not be processed
             if body is None:
                 await self._reject(scope, send)
                 return

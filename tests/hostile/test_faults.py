@@ -124,7 +124,7 @@ def _stored_pizzas(database_url: str) -> dict[int, Pizza]:
 
 
 class Traffic:
-    """One client thread that cycles through reads and writes and records each answer."""
+    """One client thread that cycles through reads and writes and records each response."""
 
     def __init__(self, base_url: str, headers: dict) -> None:
         self.base_url = base_url
@@ -308,7 +308,7 @@ def small_disk(tmp_path):
 
     ext4, not tmpfs: on tmpfs (Linux 6.18) `chattr +i` does not stop writes through a
     file that is already open, and `mount -o remount,ro` fails with EBUSY while the
-    server holds the database open for writing, so files are made immutable instead.
+    server has the database open for writing, so files are made immutable instead.
     """
     if shutil.which("mkfs.ext4") is None or shutil.which("chattr") is None:
         pytest.skip("mkfs.ext4 and chattr (e2fsprogs) are not installed")
@@ -325,7 +325,7 @@ def small_disk(tmp_path):
     try:
         yield mountpoint, servers
     finally:
-        # The server holds the database open; stop it before unmounting.
+        # The server keeps the database open, so stop it before unmounting.
         for server in servers:
             server.stop()
         for path in mountpoint.iterdir():
@@ -341,7 +341,7 @@ def _set_immutable(paths, on: bool) -> None:
 
 
 def _write_until_error(http: httpx.Client, headers: dict, tag: str, limit: int = 300) -> list:
-    """Create pizzas until one fails (at most `limit`); return the answers."""
+    """Create pizzas until one fails, at most `limit` of them, and return the responses."""
     answers = []
     for number in range(limit):
         body = {**PIZZA, "name": f"{tag}-{number}", "description": "d" * 1000}

@@ -1,7 +1,7 @@
 """Property-based fuzzing of the bearer check and the token endpoint, in-process.
 
 Each test draws a few thousand inputs (HOSTILE_FUZZ_EXAMPLES, default 3000) and
-compares the answer with an oracle written from the rules in README.md: a bearer token
+compares each response with an oracle written from the rules in README.md: a bearer token
 passes only when it is HS512-signed with JWT_SECRET, carries every claim with the right
 type, has not expired and names a live client of its uid; a token request succeeds only
 with client_credentials and the right secret of a live client, sent one way.
@@ -55,8 +55,8 @@ def fuzz_app(tmp_path_factory, request):
     )
     db = Database(app_settings)
     prepare_database(app_settings, db)
-    # Unknown client ids are checked against a dummy hash of cost 10 so they take as
-    # long as real ones; cost 4 keeps thousands of checks within seconds here.
+    # Unknown client ids are checked against a dummy hash of cost 10, as slow as a real
+    # check. Cost 4 keeps thousands of checks within seconds here.
     saved = security._DUMMY_HASH
     security._DUMMY_HASH = security.hash_secret("no-such-client-secret", 4)
     with TestClient(create_app(app_settings, db=db)) as client:
@@ -263,6 +263,7 @@ def token_requests(draw) -> dict:
         st.one_of(st.just("client_credentials"), st.just("client_credentials"), FIELD_TEXT)
     )
     use_basic = draw(st.sampled_from(["form", "form", "basic", "both", "raw", "raw-header"]))
+
     form: dict = {}
     if draw(st.integers(0, 9)):
         form["grant_type"] = grant_type
@@ -277,6 +278,7 @@ def token_requests(draw) -> dict:
     if use_basic in ("form", "both"):
         form["client_id"] = client_id
         form["client_secret"] = secret
+
     if use_basic == "raw-header":
         # Any text after "Basic ", sent as UTF-8 bytes as a server would receive it.
         scheme = draw(st.sampled_from(["Basic ", "basic ", "Basic", ""]))

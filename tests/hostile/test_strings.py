@@ -374,8 +374,8 @@ def test_raw_bytes_in_headers(raw_server, case):
 
 @pytest.mark.server
 def test_unencoded_bytes_in_request_line_rejected(raw_server):
-    # NOTE: uvicorn answers a request line with bytes outside ASCII itself, before the
-    # app runs, with a plain-text 400 (RFC 9112 section 3.2 allows only ASCII there).
+    # NOTE: uvicorn rejects a request line with bytes outside ASCII before the app runs,
+    # with its own plain-text 400 (RFC 9112 section 3.2 allows only ASCII there).
     for target in (b"/api/v1/public/pizzas/\xff", b"/api/v1/public/pizzas?name=\xff\xfe"):
         response = raw_request(raw_server.port, http_request("GET", target))
         assert response.status_code == 400
