@@ -102,10 +102,14 @@ def token_fixture(role: str):
         source = TokenSource(contract_server, role)
         yield source
         counts = {op: n for (r, op), n in CASES.items() if r == role}
-        request.config.pluginmanager.get_plugin("terminalreporter").write_line(
-            f"schemathesis with the {role} token: {sum(counts.values())} generated cases "
-            f"over {len(counts)} operations, {source.renewals} token renewals"
-        )
+        # Teardown output is captured unless capturing is switched off around it.
+        capture = request.config.pluginmanager.get_plugin("capturemanager")
+        reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(
+                f"schemathesis with the {role} token: {sum(counts.values())} generated cases "
+                f"over {len(counts)} operations, {source.renewals} token renewals"
+            )
 
     return fixture
 

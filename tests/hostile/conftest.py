@@ -38,6 +38,20 @@ def assert_error(response, status: int, error: str | None = None) -> dict:
     return body
 
 
+def write_figures(config, line: str) -> None:
+    """Write a line of measured figures to the terminal, even while output is captured."""
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    with capture.global_and_fixture_disabled():
+        reporter.write_line(line)
+
+
+@pytest.fixture
+def report(pytestconfig):
+    """Return a function that writes a line of figures to the terminal."""
+    return lambda line: write_figures(pytestconfig, line)
+
+
 def table_counts(db) -> dict:
     """Return row counts of every table a request could write to."""
     with db.session(read_only=True) as session:

@@ -166,7 +166,7 @@ OUTAGE_SECONDS = 3.0
 
 
 @pytest.mark.parametrize("database_url", SERVER_BACKENDS, indirect=True)
-def test_database_outage_and_recovery(start_server, database_url):
+def test_database_outage_and_recovery(start_server, database_url, report):
     upstream = urlsplit(database_url).port
     proxy = TcpProxy(upstream)
     proxy.open()
@@ -198,7 +198,7 @@ def test_database_outage_and_recovery(start_server, database_url):
     results = traffic.results
     during = [r for r in results if outage_start + 0.5 < r[0] and r[0] + r[3] < outage_end]
     after = [r for r in results if recovered_at is not None and r[0] > recovered_at + 0.5]
-    print(
+    report(
         f"database outage: {len(results)} requests, {len(during)} inside the "
         f"{OUTAGE_SECONDS} s outage (slowest {max(r[3] for r in during):.2f} s), "
         f"recovered {recovered_at - outage_end:.2f} s after the database came back"
@@ -233,7 +233,7 @@ READY_DOWN = {"status": "unavailable", "database": "disconnected", "error": "ser
 
 
 @pytest.mark.parametrize("database_url", BACKENDS[:2], indirect=True)
-def test_worker_killed_under_load(start_server, database_url):
+def test_worker_killed_under_load(start_server, database_url, report):
     server = start_server(server_env(database_url))
     headers = _token(server.base_url)
     before = wait_for_workers(server, 2)
@@ -273,7 +273,7 @@ def test_worker_killed_under_load(start_server, database_url):
     for thread in threads:
         thread.join(timeout=60)
 
-    print(
+    report(
         f"worker kill: {len(created)} creates answered 201 ({killed_at} before the kill), "
         f"{len(failures)} connections broken, workers {before} -> {after}"
     )
@@ -352,7 +352,7 @@ def _write_until_error(http: httpx.Client, headers: dict, tag: str, limit: int =
     return answers
 
 
-def test_sqlite_disk_full_then_read_only(start_server, small_disk):
+def test_sqlite_disk_full_then_read_only(start_server, small_disk, report):
     mountpoint, servers = small_disk
     server = start_server(server_env(f"sqlite://{mountpoint}/pizza.sqlite"))
     servers.append(server)
@@ -394,7 +394,7 @@ def test_sqlite_disk_full_then_read_only(start_server, small_disk):
         again = http.post("/api/v1/pizzas", json={**PIZZA, "name": "rw"}, headers=headers)
         assert again.status_code == 201, again.text
 
-    print(
+    report(
         f"sqlite disk: {len(created)} writes stored before the 8 MiB disk was full; "
         "writes to the full disk and to immutable files got 503; reads kept answering"
     )
@@ -405,7 +405,7 @@ def test_sqlite_disk_full_then_read_only(start_server, small_disk):
 
 
 @pytest.mark.parametrize("database_url", BACKENDS, indirect=True)
-def test_concurrent_updates_and_deletes(start_server, database_url):
+def test_concurrent_updates_and_deletes(start_server, database_url, report):
     server = start_server(server_env(database_url, LOG_LEVEL="warning"))
     headers = _token(server.base_url)
     base = httpx.post(
@@ -463,7 +463,7 @@ def test_concurrent_updates_and_deletes(start_server, database_url):
     deletes = [status for kind, status, _ in answers if kind == "delete"]
     assert deletes.count(204) == 1
     counts = {status: sum(1 for _, s, _ in answers if s == status) for status in (200, 404, 412)}
-    print(f"concurrent writes on {database_url.split(':')[0]}: {counts}, deletes {deletes}")
+    report(f"concurrent writes on {database_url.split(':')[0]}: {counts}, deletes {deletes}")
 
     final = _stored_pizzas(database_url)[base["id"]]
     assert final.deleted_at is not None

@@ -25,7 +25,7 @@ from pizza_api.app import create_app
 from pizza_api.db import Database
 from pizza_api.startup import prepare_database
 from tests.conftest import TEST_JWT_SECRET, make_settings
-from tests.hostile.conftest import assert_error, table_counts
+from tests.hostile.conftest import assert_error, table_counts, write_figures
 
 EXAMPLES = int(os.environ.get("HOSTILE_FUZZ_EXAMPLES", "3000"))
 FUZZ = settings(
@@ -65,9 +65,8 @@ def fuzz_app(tmp_path_factory, request):
         yield client
     security._DUMMY_HASH = saved
     db.dispose()
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     for name, count in sorted(COUNTS.items()):
-        reporter.write_line(f"auth fuzz: {name}: {count}")
+        write_figures(request.config, f"auth fuzz: {name}: {count}")
 
 
 # Claim values: valid ones mixed with wrong types, extremes and odd text.

@@ -205,7 +205,7 @@ def limited_token_server(module_server, tmp_path_factory):
 
 
 @pytest.mark.server
-def test_wrong_secret_burst_gets_429(limited_token_server):
+def test_wrong_secret_burst_gets_429(limited_token_server, report):
     form = {**ADMIN_FORM, "client_secret": "wrong"}
     statuses: dict[int, int] = {}
     with httpx.Client(base_url=limited_token_server.base_url, timeout=30) as http:
@@ -222,7 +222,7 @@ def test_wrong_secret_burst_gets_429(limited_token_server):
                 assert_error(response, 401, "invalid_client")
         # The lockout holds even for the right secret until the window passes.
         locked = http.post("/api/v1/oauth/token", data=ADMIN_FORM)
-    print(f"wrong-secret burst: {statuses}")
+    report(f"wrong-secret burst: {statuses}")
     assert statuses.get(401, 0) <= 40
     assert statuses.get(429, 0) >= 20
     assert_error(locked, 429, "rate_limit_exceeded")
@@ -246,7 +246,7 @@ async def _wrong_secret_burst(base_url: str, deadline: float, statuses: dict) ->
 
 
 @pytest.mark.server
-def test_bcrypt_burst_leaves_reads_fast(module_server, tmp_path_factory):
+def test_bcrypt_burst_leaves_reads_fast(module_server, tmp_path_factory, report):
     # bcrypt cost 10 (the default) and no rate limit: every request pays for a hash check.
     workdir = tmp_path_factory.mktemp("bcrypt")
     env = server_env(
@@ -276,7 +276,7 @@ def test_bcrypt_burst_leaves_reads_fast(module_server, tmp_path_factory):
     latencies.sort()
     median = statistics.median(latencies)
     p95 = latencies[int(len(latencies) * 0.95)]
-    print(
+    report(
         f"bcrypt burst: {BURST_CONCURRENCY} concurrent wrong-secret requests for "
         f"{BURST_SECONDS} s, answers {statuses}; {len(latencies)} public reads: "
         f"median {median * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms"
