@@ -133,7 +133,27 @@ def test_client_id_compared_exactly(client, admin_headers, variant):
     assert client.get("/api/v1/clients", headers=admin_headers).status_code == 200
 
 
-# field -> the `error` of a 400 and how to put a value in a valid body
+@pytest.mark.parametrize("database_url", BACKENDS, indirect=True)
+def test_idempotency_keys_compared_exactly(request, client, admin_headers):
+    if request.node.callspec.params["database_url"] == "mysql":
+        request.applymarker(
+            pytest.mark.xfail(strict=True, reason="MariaDB's collation folds Idempotency-Key case")
+        )
+    first = client.post(
+        "/api/v1/pizzas",
+        json={**PIZZA, "name": "First"},
+        headers={**admin_headers, "Idempotency-Key": "key-a"},
+    )
+    second = client.post(
+        "/api/v1/pizzas",
+        json={**PIZZA, "name": "Second"},
+        headers={**admin_headers, "Idempotency-Key": "KEY-A"},
+    )
+    assert first.status_code == 201
+    assert second.status_code == 201, second.text
+    assert second.json()["id"] != first.json()["id"]
+
+
 FIELDS = {
     "pizza-name": ("/api/v1/pizzas", "Invalid request body", lambda v: {**PIZZA, "name": v}),
     "pizza-description": (
