@@ -392,21 +392,38 @@ def test_raw_bytes_in_headers(raw_server, case):
         assert_error(response, status, error)
 
 
-@pytest.mark.server
-def test_unencoded_bytes_in_request_line_rejected(raw_server):
-    # NOTE: uvicorn rejects a request line with bytes outside ASCII before the app runs,
-    # with its own plain-text 400 (RFC 9112 section 3.2 allows only ASCII there).
-    for target in (b"/api/v1/public/pizzas/\xff", b"/api/v1/public/pizzas?name=\xff\xfe"):
-        response = raw_request(raw_server.port, http_request("GET", target))
-        assert response.status_code == 400
-    assert (
-        raw_request(raw_server.port, http_request("GET", b"/api/v1/public/pizzas/1")).status_code
-        == 200
-    )
+# Requests that HTTP/1.1 parsing rejects (RFC 9112): uvicorn answers them before the app.
+MALFORMED_HTTP = {
+    "path-byte-ff": http_request("GET", b"/api/v1/public/pizzas/\xff"),
+    "query-bytes-ff-fe": http_request("GET", b"/api/v1/public/pizzas?name=\xff\xfe"),
+    "unknown-method": http_request("FOO", b"/api/v1/public/pizzas"),
+    "content-length-and-chunked": (
+        b"POST /api/v1/oauth/token HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+        b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\n\r\n"
+    ),
+    "negative-content-length": (
+        b"POST /api/v1/oauth/token HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n"
+    ),
+    "two-content-lengths": (
+        b"POST /api/v1/oauth/token HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+        b"Content-Length: 3\r\n\r\n{}"
+    ),
+}
 
 
 @pytest.mark.server
-@pytest.mark.xfail(strict=True, reason="uvicorn answers non-ASCII request lines in plain text")
-def test_unencoded_bytes_in_request_line_error_shape(raw_server):
-    response = raw_request(raw_server.port, http_request("GET", b"/api/v1/public/pizzas/\xff"))
+@pytest.mark.parametrize("case", list(MALFORMED_HTTP))
+def test_malformed_http_rejected(raw_server, case):
+    # NOTE: uvicorn rejects these before the app runs, with its own plain-text 400.
+    response = raw_request(raw_server.port, MALFORMED_HTTP[case])
+    assert response.status_code == 400
+    assert response.text == "Invalid HTTP request received."
+    follow_up = raw_request(raw_server.port, http_request("GET", b"/api/v1/public/pizzas/1"))
+    assert follow_up.status_code == 200
+
+
+@pytest.mark.server
+@pytest.mark.xfail(strict=True, reason="uvicorn rejects malformed HTTP in plain text")
+def test_malformed_http_error_shape(raw_server):
+    response = raw_request(raw_server.port, MALFORMED_HTTP["path-byte-ff"])
     assert_error(response, 400)
