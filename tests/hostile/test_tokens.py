@@ -241,6 +241,12 @@ async def _wrong_secret_burst(base_url: str, deadline: float, statuses: dict) ->
             while time.monotonic() < deadline:
                 response = await http.post("/api/v1/oauth/token", data=form)
                 statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+                if response.status_code == 503:
+                    # No bcrypt slot within 5 s: shed with the OAuth error and Retry-After.
+                    assert_error(response, 503, "temporarily_unavailable")
+                    assert response.headers["retry-after"] == "1"
+                else:
+                    assert_error(response, 401, "invalid_client")
 
         await asyncio.gather(*(attacker() for _ in range(BURST_CONCURRENCY)))
 
@@ -258,9 +264,15 @@ def test_bcrypt_burst_leaves_reads_fast(module_server, tmp_path_factory, report)
     server = module_server(env, workdir)
     statuses: dict[int, int] = {}
     deadline = time.monotonic() + BURST_SECONDS
-    burst = threading.Thread(
-        target=asyncio.run, args=(_wrong_secret_burst(server.base_url, deadline, statuses),)
-    )
+    errors: list[BaseException] = []
+
+    def run_burst() -> None:
+        try:
+            asyncio.run(_wrong_secret_burst(server.base_url, deadline, statuses))
+        except BaseException as exc:  # re-raised in the test's thread below
+            errors.append(exc)
+
+    burst = threading.Thread(target=run_burst)
     burst.start()
     time.sleep(0.5)
     latencies = []
@@ -272,6 +284,8 @@ def test_bcrypt_burst_leaves_reads_fast(module_server, tmp_path_factory, report)
             assert response.status_code == 200
             time.sleep(0.05)
     burst.join()
+    if errors:
+        raise errors[0]
 
     latencies.sort()
     median = statistics.median(latencies)
