@@ -365,6 +365,15 @@ RAW_HEADERS = {
         412,
         "Pizza was modified",
     ),
+    "idempotency-key-latin1": (
+        "POST",
+        b"/api/v1/pizzas",
+        {"Idempotency-Key": b"\xff", "Content-Type": b"application/json"},
+        True,
+        b'{"name": "x", "price": 1}',
+        400,
+        "Invalid request body",
+    ),
     "request-id-latin1": (
         "GET",
         b"/api/v1/public/pizzas/1",
@@ -390,6 +399,51 @@ def test_raw_bytes_in_headers(raw_server, case):
         assert re.fullmatch("[0-9a-f]{32}", response.headers["x-request-id"])
     else:
         assert_error(response, status, error)
+
+
+# case -> (method, path, headers, status); the pizza routes name header errors
+# "Invalid request body", as they have no header-specific text.
+HEADER_CASES = {
+    "if-match-2000-chars": ("PUT", "/api/v1/pizzas/1", {"If-Match": "x" * 2000}, 400),
+    "if-none-match-2000-chars": (
+        "GET",
+        "/api/v1/public/pizzas/1",
+        {"If-None-Match": "x" * 2000},
+        400,
+    ),
+    "idempotency-key-space": ("POST", "/api/v1/pizzas", {"Idempotency-Key": "a b"}, 400),
+    "idempotency-key-256-chars": ("POST", "/api/v1/pizzas", {"Idempotency-Key": "k" * 256}, 400),
+    "idempotency-key-empty": ("POST", "/api/v1/pizzas", {"Idempotency-Key": ""}, 400),
+    "client-idempotency-key-space": ("POST", "/api/v1/clients", {"Idempotency-Key": "a b"}, 400),
+    "if-match-garbage": ("PUT", "/api/v1/pizzas/1", {"If-Match": '"unterminated, W/'}, 412),
+    "if-none-match-star-list": ("GET", "/api/v1/public/pizzas/1", {"If-None-Match": ", , *"}, 304),
+    "request-id-2000-chars": ("GET", "/api/v1/public/pizzas/1", {"X-Request-ID": "r" * 2000}, 200),
+}
+
+
+@pytest.mark.parametrize("case", list(HEADER_CASES))
+def test_hostile_header_values(shared_client, case):
+    method, path, headers, status = HEADER_CASES[case]
+    before = table_counts(shared_client.db)
+    body = {"name": "Header"} if method == "PUT" or "clients" in path else {**PIZZA}
+    response = shared_client.request(
+        method,
+        path,
+        json=None if method == "GET" else body,
+        headers={**shared_client.admin_headers, **headers},
+    )
+    if status == 200:
+        assert response.status_code == 200
+        assert len(response.headers["x-request-id"]) == 32
+    elif status == 304:
+        assert response.status_code == 304
+        assert response.content == b""
+    elif status == 400:
+        body = assert_error(response, status)
+        assert next(iter(headers)) in body["message"]
+    else:
+        assert_error(response, status, "Pizza was modified")
+    assert table_counts(shared_client.db) == before
 
 
 # Requests that HTTP/1.1 parsing rejects (RFC 9112): uvicorn answers them before the app.
