@@ -4,9 +4,9 @@ from pizza_api import oauth
 from pizza_api.context import services
 
 
-def issue_token(body=None):
+async def issue_token(body=None):
     address = request.scope.get("client") or ("unknown", 0)
-    reply = oauth.grant_token(
+    reply = await oauth.grant_token(
         services(),
         body or {},
         request.headers.get("authorization"),

@@ -89,9 +89,16 @@ def list_clients(session: Session, owner_id: int | None = None) -> list[OAuthCli
 
 
 def find_live_client(session: Session, client_id: str) -> OAuthClient | None:
-    return session.scalars(
+    client = session.scalars(
         select(OAuthClient).where(OAuthClient.id == client_id, OAuthClient.deleted_at.is_(None))
     ).first()
+    return client if _same_id(client, client_id) else None
+
+
+def _same_id(client: OAuthClient | None, client_id: str) -> bool:
+    # MariaDB's default collation (utf8mb4_general_ci) also matches ids that differ in
+    # case, accents or trailing spaces; ids are compared exactly on every backend.
+    return client is not None and client.id == client_id
 
 
 def delete_client(session: Session, client_id: str, owner_id: int | None) -> None:
@@ -100,7 +107,7 @@ def delete_client(session: Session, client_id: str, owner_id: int | None) -> Non
     if owner_id is not None:
         query = query.where(OAuthClient.user_id == owner_id)
     client = session.scalars(query.with_for_update()).first()
-    if client is None:
+    if not _same_id(client, client_id):
         raise ApiError(404, "client_not_found", "No client with this id belongs to you")
     client.deleted_at = utcnow()
     session.flush()

@@ -1,8 +1,8 @@
 """Per-process services, reachable from handlers through the request scope."""
 
 import dataclasses
-import threading
 
+import anyio
 from connexion import request
 
 from pizza_api.db import Database
@@ -21,9 +21,9 @@ class Services:
     spec_index: SpecIndex
     limiter: RateLimiter
     sealer: Sealer
-    # Caps concurrent bcrypt checks so a flood of token requests cannot occupy every
-    # thread of the pool that all handlers share.
-    bcrypt_slots: threading.BoundedSemaphore
+    # Caps concurrent bcrypt checks. Requests wait for a slot on the event loop, so a
+    # flood of token requests cannot occupy every thread of the pool that all handlers share.
+    bcrypt_slots: anyio.CapacityLimiter
 
     @classmethod
     def build(cls, settings: Settings, db: Database, spec_index: SpecIndex) -> "Services":
@@ -33,7 +33,7 @@ class Services:
             spec_index=spec_index,
             limiter=RateLimiter(settings),
             sealer=Sealer(settings.jwt_secret),
-            bcrypt_slots=threading.BoundedSemaphore(settings.bcrypt_concurrency),
+            bcrypt_slots=anyio.CapacityLimiter(settings.bcrypt_concurrency),
         )
 
 

@@ -120,6 +120,13 @@ def _configure_sqlite(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+    # SQLite's own lower() folds only ASCII letters; Python's folds all of Unicode, as
+    # PostgreSQL's and MariaDB's do, so the name filter matches alike everywhere.
+    dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
+
+
+def _lower(value: t.Any) -> t.Any:
+    return value.lower() if isinstance(value, str) else value
 
 
 def _begin_immediate(connection) -> None:

@@ -6,6 +6,7 @@ import time
 import typing as t
 import uuid
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pizza_api import errors, metrics
@@ -103,7 +104,11 @@ def _with_charset(value: bytes) -> bytes:
 
 
 class BodyLimitMiddleware:
-    """Return 413 for bodies over `limit` bytes, by Content-Length or while streaming."""
+    """Return 413 for bodies over `limit` bytes, by Content-Length or while streaming.
+
+    A chunked body (no Content-Length) is read here, up to `limit` bytes, and passed on
+    with a Content-Length: Connexion treats a request without one as having no body.
+    """
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
@@ -117,6 +122,15 @@ class BodyLimitMiddleware:
         if declared is not None and declared > self.limit:
             await self._reject(scope, send)
             return
+        if declared is None and _has_header(scope, b"transfer-encoding"):
+            try:
+                body = await _read_body(receive, self.limit)
+            except ClientDisconnect:
+                return  # the client is gone, and a partial body must not be processed
+            if body is None:
+                await self._reject(scope, send)
+                return
+            scope, receive = _with_buffered_body(scope, receive, body)
         received = 0
 
         async def limited_receive() -> Message:
@@ -145,6 +159,41 @@ class BodyLimitMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+def _has_header(scope: Scope, name: bytes) -> bool:
+    return any(key == name for key, _ in scope.get("headers", []))
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """Return the whole request body, or None as soon as it exceeds `limit` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise ClientDisconnect()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _with_buffered_body(scope: Scope, receive: Receive, body: bytes) -> tuple[Scope, Receive]:
+    """Return a scope with Content-Length in place of Transfer-Encoding, and a replay."""
+    headers = [(key, value) for key, value in scope["headers"] if key != b"transfer-encoding"]
+    headers.append((b"content-length", str(len(body)).encode("ascii")))
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replay() -> Message:
+        if pending:
+            return pending.pop()
+        return await receive()
+
+    return {**scope, "headers": headers}, replay
 
 
 def _content_length(scope: Scope) -> int | None:

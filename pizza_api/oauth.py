@@ -1,10 +1,12 @@
-"""The client credentials grant (RFC 6749 section 4.4) and its error responses."""
+"""The client credentials grant (RFC 6749 section 4.4) with its error answers."""
 
 import base64
 import binascii
 import logging
 import typing as t
 from urllib.parse import unquote_plus
+
+import anyio
 
 from pizza_api import clients, metrics, security
 from pizza_api.errors import OAuthError
@@ -32,7 +34,8 @@ def basic_credentials(authorization: str | None) -> tuple[str, str] | None:
         return None
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    # b64decode raises a plain ValueError for text outside ASCII, which a header may carry.
+    except (binascii.Error, UnicodeDecodeError, ValueError):
         raise token_error(
             400, "invalid_request", "The Authorization header is not valid Basic credentials"
         ) from None
@@ -41,7 +44,13 @@ def basic_credentials(authorization: str | None) -> tuple[str, str] | None:
         raise token_error(
             400, "invalid_request", "Basic credentials must be client_id:client_secret"
         )
-    return unquote_plus(client_id), unquote_plus(secret)
+    client_id, secret = unquote_plus(client_id), unquote_plus(secret)
+    # Form fields with NUL get 400 from the validator; PostgreSQL cannot compare them.
+    if "\x00" in client_id or "\x00" in secret:
+        raise token_error(
+            400, "invalid_request", "Basic credentials must not contain NUL characters"
+        )
+    return client_id, secret
 
 
 def client_credentials(form: dict, authorization: str | None) -> tuple[str, str, bool]:
@@ -69,7 +78,7 @@ def client_credentials(form: dict, authorization: str | None) -> tuple[str, str,
 BCRYPT_WAIT_SECONDS = 5.0
 
 
-def grant_token(
+async def grant_token(
     services: t.Any,
     form: dict,
     authorization: str | None,
@@ -78,8 +87,30 @@ def grant_token(
 ) -> dict:
     """Authenticate the client and return the token reply; raise RFC 6749 errors.
 
-    On success the client id is stored in `state["client_id"]` for the access log.
+    Database and rate limit calls run in worker threads. The wait for a bcrypt slot
+    runs on the event loop, so queued token requests hold no thread that other
+    requests need. On success the client id is stored in `state["client_id"]` for the
+    access log.
     """
+    client_id, secret, used_basic, client, owner = await anyio.to_thread.run_sync(
+        _load_client, services, form, authorization, address
+    )
+    # Unknown client and wrong secret take the same time and get the same response.
+    authenticated = await _verify_in_slot(
+        services, client_id, secret, client.secret_hash if client else None
+    )
+    reply = await anyio.to_thread.run_sync(
+        _reply, services, form, client_id, used_basic, client, owner, authenticated
+    )
+    metrics.token_issued()
+    if state is not None:
+        state["client_id"] = client_id
+    return reply
+
+
+def _load_client(
+    services: t.Any, form: dict, authorization: str | None, address: str
+) -> tuple[str, str, bool, t.Any, t.Any]:
     grant_type = form.get("grant_type")
     if not grant_type:
         raise token_error(400, "invalid_request", "grant_type is required")
@@ -91,8 +122,16 @@ def grant_token(
     with services.db.session(read_only=True) as session:
         client = clients.find_live_client(session, client_id)
         owner = clients.owner_of(session, client) if client is not None else None
+    return client_id, secret, used_basic, client, owner
 
-    if not services.bcrypt_slots.acquire(timeout=BCRYPT_WAIT_SECONDS):
+
+async def _verify_in_slot(
+    services: t.Any, client_id: str, secret: str, secret_hash: str | None
+) -> bool:
+    slots = services.bcrypt_slots
+    with anyio.move_on_after(BCRYPT_WAIT_SECONDS) as wait:
+        await slots.acquire()
+    if wait.cancelled_caught:
         logger.warning("token_request_shed", extra={"client_id": client_id[:255]})
         raise token_error(
             503,
@@ -101,10 +140,20 @@ def grant_token(
             {"Retry-After": "1"},
         )
     try:
-        # Unknown client and wrong secret take the same time and get the same response.
-        authenticated = security.verify_secret(secret, client.secret_hash if client else None)
+        return await anyio.to_thread.run_sync(security.verify_secret, secret, secret_hash)
     finally:
-        services.bcrypt_slots.release()
+        slots.release()
+
+
+def _reply(
+    services: t.Any,
+    form: dict,
+    client_id: str,
+    used_basic: bool,
+    client: t.Any,
+    owner: t.Any,
+    authenticated: bool,
+) -> dict:
     if not authenticated or owner is None:
         services.limiter.record_token_failure(client_id)
         logger.info("client_authentication_failed", extra={"client_id": client_id[:255]})
@@ -138,9 +187,6 @@ def grant_token(
         scope=scope,
     )
     logger.info("token_issued", extra={"client_id": client.id})
-    metrics.token_issued()
-    if state is not None:
-        state["client_id"] = client.id
     reply = {"access_token": access_token, "expires_in": settings.jwt_expiration}
     if scope:
         reply["scope"] = scope

@@ -56,7 +56,12 @@ def list_pizzas(
     if name is not None:
         # lower() on both sides gives the same case-insensitive match on every backend.
         pattern = f"%{_escape_like(name.lower())}%"
-        query = query.where(func.lower(Pizza.name).like(pattern, escape="!"))
+        lowered = func.lower(Pizza.name)
+        if session.get_bind().dialect.name in ("mysql", "mariadb"):
+            # utf8mb4_general_ci ignores accents and gives every character outside the
+            # BMP the same weight, so "cafe" would match "Café" and any emoji any other.
+            lowered = lowered.collate("utf8mb4_bin")
+        query = query.where(lowered.like(pattern, escape="!"))
     if created_by is not None:
         query = query.where(Pizza.created_by == created_by)
     if offset:

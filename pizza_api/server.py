@@ -92,6 +92,8 @@ def gunicorn_options(settings: Settings, workers: int) -> dict:
     return {
         "bind": f"{settings.host}:{settings.port}",
         "workers": workers,
+        # NOTE: uvicorn rejects requests that fail HTTP parsing (bytes outside ASCII in
+        # the request line, unknown methods) with its own plain-text 400, before the app.
         "worker_class": "uvicorn_worker.UvicornWorker",
         # A second gunicorn on the same machine would silently share this socket.
         "control_socket_disable": True,

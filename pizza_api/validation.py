@@ -5,6 +5,8 @@
 - JSON bodies must be UTF-8 without NaN, Infinity or deep nesting.
 - No string anywhere may contain NUL: PostgreSQL rejects it in text, SQLite stores
   it, so it is rejected before the database on every backend.
+- No JSON string may contain an unpaired surrogate escape such as "\\ud800": Python
+  decodes it, but no database driver can encode it as UTF-8.
 Every failure raises `RequestValidationError` naming the part of the request.
 """
 
@@ -25,6 +27,7 @@ from pizza_api.errors import RequestValidationError
 MAX_JSON_DEPTH = 32
 # 19 digits cover every positive int64; longer numbers fail the schema's maximum.
 _INTEGER_TEXT = re.compile(r"(?:0|[1-9][0-9]{0,18})\Z")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _reject_constant(name: str) -> t.NoReturn:
@@ -32,7 +35,7 @@ def _reject_constant(name: str) -> t.NoReturn:
 
 
 def find_nul_or_depth(value: t.Any) -> str | None:
-    """Return a message if `value` nests too deep or has a NUL in a key or string."""
+    """Return a message if `value` nests too deep or has a NUL or a lone surrogate in a string."""
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
@@ -41,10 +44,14 @@ def find_nul_or_depth(value: t.Any) -> str | None:
         if isinstance(item, str):
             if "\x00" in item:
                 return "Strings must not contain NUL characters"
+            if _SURROGATE.search(item):
+                return "Strings must not contain unpaired surrogates such as \\ud800"
         elif isinstance(item, dict):
             for key, child in item.items():
                 if "\x00" in key:
                     return "Keys must not contain NUL characters"
+                if _SURROGATE.search(key):
+                    return "Keys must not contain unpaired surrogates such as \\ud800"
                 stack.append((child, depth + 1))
         elif isinstance(item, list):
             stack.extend((child, depth + 1) for child in item)

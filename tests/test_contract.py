@@ -6,6 +6,7 @@ invalid requests are rejected.
 """
 
 import collections
+import os
 
 import httpx
 import pytest
@@ -21,7 +22,8 @@ from tests.conftest import TEST_JWT_SECRET, ServerProcess, make_settings
 
 pytestmark = pytest.mark.server
 
-MAX_EXAMPLES = 40
+# Examples per operation, mode and role. Raise it for a longer run, e.g. 200.
+MAX_EXAMPLES = int(os.environ.get("PIZZA_CONTRACT_EXAMPLES", "40"))
 CASES: collections.Counter = collections.Counter()
 
 
@@ -100,10 +102,14 @@ def token_fixture(role: str):
         source = TokenSource(contract_server, role)
         yield source
         counts = {op: n for (r, op), n in CASES.items() if r == role}
-        request.config.pluginmanager.get_plugin("terminalreporter").write_line(
-            f"schemathesis with the {role} token: {sum(counts.values())} generated cases "
-            f"over {len(counts)} operations, {source.renewals} token renewals"
-        )
+        # Teardown output is captured unless capturing is switched off around it.
+        capture = request.config.pluginmanager.get_plugin("capturemanager")
+        reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(
+                f"schemathesis with the {role} token: {sum(counts.values())} generated cases "
+                f"over {len(counts)} operations, {source.renewals} token renewals"
+            )
 
     return fixture
 
