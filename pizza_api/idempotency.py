@@ -122,8 +122,6 @@ def _find(session: Session, client_id: str, key: str, ttl: int) -> IdempotencyKe
             IdempotencyKey.client_id == client_id, IdempotencyKey.created_at < cutoff
         )
     )
-    # NOTE: on MariaDB the default collation (utf8mb4_general_ci) makes keys that differ
-    # only in case or accents the same key, so "KEY-A" replays or conflicts with "key-a".
     return session.get(IdempotencyKey, (client_id, key))
 
 

@@ -60,6 +60,11 @@ class UTCDateTime(TypeDecorator):
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY, not a BIGINT one.
 BigId = BigInteger().with_variant(Integer, "sqlite")
+# An identifier compared byte for byte. MySQL's and MariaDB's default collations
+# would match "KEY-A" to "key-a", "é" to "e", and ignore trailing spaces.
+ExactId = String(255).with_variant(
+    mysql.VARCHAR(255, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
+)
 
 
 class Base(DeclarativeBase):
@@ -86,7 +91,7 @@ class OAuthClient(Timestamped, Base):
     __tablename__ = "oauth_clients"
     __table_args__ = (Index("ix_oauth_clients_user_id_deleted_at", "user_id", "deleted_at"),)
 
-    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    id: Mapped[str] = mapped_column(ExactId, primary_key=True)
     secret_hash: Mapped[str] = mapped_column(String(255))
     name: Mapped[str] = mapped_column(String(255), default="")
     domain: Mapped[str] = mapped_column(String(255), default="")
@@ -124,8 +129,8 @@ class IdempotencyKey(Base):
     __tablename__ = "idempotency_keys"
     __table_args__ = (Index("ix_idempotency_keys_created_at", "created_at"),)
 
-    client_id: Mapped[str] = mapped_column(String(255), primary_key=True)
-    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    client_id: Mapped[str] = mapped_column(ExactId, primary_key=True)
+    key: Mapped[str] = mapped_column(ExactId, primary_key=True)
     operation: Mapped[str] = mapped_column(String(64))
     request_hash: Mapped[str] = mapped_column(String(64))
     status: Mapped[int] = mapped_column(Integer)

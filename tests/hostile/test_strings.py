@@ -134,11 +134,7 @@ def test_client_id_compared_exactly(client, admin_headers, variant):
 
 
 @pytest.mark.parametrize("database_url", BACKENDS, indirect=True)
-def test_idempotency_keys_compared_exactly(request, client, admin_headers):
-    if request.node.callspec.params["database_url"] == "mysql":
-        request.applymarker(
-            pytest.mark.xfail(strict=True, reason="MariaDB's collation folds Idempotency-Key case")
-        )
+def test_idempotency_keys_compared_exactly(client, admin_headers):
     first = client.post(
         "/api/v1/pizzas",
         json={**PIZZA, "name": "First"},
