@@ -9,6 +9,7 @@ the default per-process registry is used.
 
 import collections
 import hashlib
+import logging
 import os
 import threading
 import typing as t
@@ -27,6 +28,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from sqlalchemy import event
 from sqlalchemy.orm import Session
+
+logger = logging.getLogger(__name__)
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # Subdirectory of the multiprocess directory with one empty file per client id seen.
@@ -95,9 +98,16 @@ class ClientsSeen:
                 return
             self._ids.add(client_id)
         directory = self.directory()
-        if directory is not None:
+        if directory is None:
+            return
+        try:
             directory.mkdir(exist_ok=True)
             (directory / hashlib.sha256(client_id.encode()).hexdigest()).touch()
+        except OSError as exc:
+            # A metrics failure must never fail the request that is being counted.
+            logger.warning(
+                "clients_seen_not_recorded", extra={"path": str(directory), "error": str(exc)}
+            )
 
     def count(self) -> int:
         directory = self.directory()

@@ -190,7 +190,9 @@ def test_prepare_metrics_dir_empties_configured(monkeypatch, tmp_path):
 
 
 def test_prepare_metrics_dir_creates_temporary(monkeypatch):
-    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    # setenv first, so that monkeypatch restores the variable that prepare_metrics_dir sets.
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "")
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR")
     created = server.prepare_metrics_dir()
     try:
         assert created is not None
@@ -198,3 +200,12 @@ def test_prepare_metrics_dir_creates_temporary(monkeypatch):
         assert os.environ["PROMETHEUS_MULTIPROC_DIR"] == str(created)
     finally:
         shutil.rmtree(created)
+
+
+def test_clients_seen_survives_missing_directory(monkeypatch, tmp_path):
+    from pizza_api.metrics import ClientsSeen
+
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "removed"))
+    seen = ClientsSeen()
+    seen.add("dev-client")
+    assert seen.count() == 0

@@ -1,5 +1,6 @@
 """Rate limits: per client on the API, per address and per failing client on tokens."""
 
+import os
 import uuid
 
 import httpx
@@ -11,7 +12,7 @@ from pizza_api.app import create_app
 from pizza_api.ratelimit import RateLimiter
 from tests.conftest import fetch_token, make_settings
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
+REDIS_URL = os.environ.get("PIZZA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 TOKEN = "/api/v1/oauth/token"
 DEV = {
     "grant_type": "client_credentials",
