@@ -10,7 +10,9 @@ import typing as t
 from pathlib import Path
 
 from gunicorn.app.base import BaseApplication
+from uvicorn_worker import UvicornWorker
 
+from pizza_api import http_protocol
 from pizza_api.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -37,6 +39,12 @@ def check_port_free(host: str, port: int) -> None:
                     f"(lsof -ti:{port}) or set APP_PORT to a free port"
                 ) from None
             raise PortInUseError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+class JSONErrorUvicornWorker(UvicornWorker):
+    """uvicorn worker whose 400 for unparsable HTTP carries the contract's JSON body."""
+
+    CONFIG_KWARGS = {**UvicornWorker.CONFIG_KWARGS, "http": http_protocol.IMPORT_PATH}
 
 
 class GunicornServer(BaseApplication):
@@ -92,9 +100,7 @@ def gunicorn_options(settings: Settings, workers: int) -> dict:
     return {
         "bind": f"{settings.host}:{settings.port}",
         "workers": workers,
-        # NOTE: uvicorn rejects requests that fail HTTP parsing (bytes outside ASCII in
-        # the request line, unknown methods) with its own plain-text 400, before the app.
-        "worker_class": "uvicorn_worker.UvicornWorker",
+        "worker_class": "pizza_api.server.JSONErrorUvicornWorker",
         # A second gunicorn on the same machine would silently share this socket.
         "control_socket_disable": True,
         "timeout": 30,
@@ -139,6 +145,7 @@ def serve(settings: Settings, *, workers: int, reload: bool) -> None:
             reload_excludes=[".venv/*", ".git/*", "data/*", "tests/*", "generated/*", "charts/*"],
             log_config=None,
             access_log=False,
+            http=http_protocol.IMPORT_PATH,
         )
         logger.info("server_stopped")
     else:
