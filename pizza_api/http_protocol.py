@@ -1,9 +1,9 @@
-"""uvicorn's HTTP protocol, answering unparsable requests in the contract's error shape.
+"""uvicorn's HTTP protocol, with the contract's error shape for unparsable requests.
 
 Requests that fail HTTP/1.1 parsing (RFC 9112), such as raw bytes outside ASCII in
 the request line, an unknown method or conflicting Content-Length headers, never
-reach the app: uvicorn answers them itself with a plain-text 400. This subclass
-writes the same status with a JSON error body instead.
+reach the app. uvicorn rejects them itself with a plain-text 400; this subclass
+sends the same status with a JSON error body instead.
 """
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
