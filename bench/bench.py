@@ -3,8 +3,8 @@
 Starts `pizza-api serve` (gunicorn, uvicorn workers) on 127.0.0.1 with a fresh SQLite
 database, drives each scenario with a fixed number of concurrent httpx clients for a
 fixed number of requests, and writes bench/RESULTS.md. Absolute numbers depend on the
-machine and on whatever else runs on it; the ratio to `GET /health/live`, measured in
-the same run, is the figure to compare between runs.
+machine and on whatever else runs on it. Compare the ratio to `GET /health/live`,
+measured in the same run, between runs.
 
     .venv/bin/python bench/bench.py [--requests 2000] [--concurrency 16] [--workers 2]
 """

@@ -156,7 +156,7 @@ class Database:
             yield session
 
     def ping(self) -> bool:
-        """Return True when the database answers `SELECT 1`."""
+        """Return True when the database responds to `SELECT 1`."""
         try:
             with self.engine.connect() as connection:
                 connection.execute(text("SELECT 1"))

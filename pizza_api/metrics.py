@@ -104,7 +104,7 @@ class ClientsSeen:
             directory.mkdir(exist_ok=True)
             (directory / hashlib.sha256(client_id.encode()).hexdigest()).touch()
         except OSError as exc:
-            # A metrics failure must never fail the request that is being counted.
+            # A marker file that cannot be written is logged, and the counted request goes on.
             logger.warning(
                 "clients_seen_not_recorded", extra={"path": str(directory), "error": str(exc)}
             )
@@ -146,7 +146,7 @@ def render() -> tuple[bytes, str]:
 
 
 def observe_request(services: t.Any, scope: dict, status: int, seconds: float) -> None:
-    """Record one answered request: counters, latency, client id and pool gauges."""
+    """Record one completed request: counters, latency, client id and pool gauges."""
     method = scope.get("method", "")
     operation = services.spec_index.match(method, scope.get("path", ""))
     operation_id = operation.operation_id if operation is not None else UNMATCHED

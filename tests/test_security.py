@@ -7,23 +7,9 @@ import pytest
 
 from pizza_api.models import OAuthClient, User, utcnow
 from tests.conftest import TEST_JWT_SECRET
+from tests.conftest import token_claims as claims
 
 PROTECTED = "/api/v1/clients"
-
-
-def claims(**overrides) -> dict:
-    now = int(time.time())
-    values = {
-        "aud": "dev-client",
-        "exp": now + 600,
-        "iat": now,
-        "iss": "pizza-api",
-        "role": "admin",
-        "scope": "read write",
-        "uid": "1",
-    }
-    values.update(overrides)
-    return {k: v for k, v in values.items() if v is not None}
 
 
 def sign(payload: dict, key: str = TEST_JWT_SECRET, algorithm: str = "HS512") -> str:

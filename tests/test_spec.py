@@ -1,4 +1,4 @@
-"""openapi.yaml itself: valid OpenAPI 3.0.3, wired to handlers, with complete error answers."""
+"""openapi.yaml itself: valid OpenAPI 3.0.3, wired to handlers, with complete error responses."""
 
 import importlib
 import inspect

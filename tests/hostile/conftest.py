@@ -79,7 +79,7 @@ class RawResponse:
 
 
 def raw_request(port: int, request: bytes, timeout: float = 10.0) -> RawResponse:
-    """Send bytes exactly as given to 127.0.0.1:port and read the answer until close."""
+    """Send bytes exactly as given to 127.0.0.1:port and read the response until close."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
         sock.sendall(request)
         chunks = []

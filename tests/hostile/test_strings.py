@@ -442,7 +442,7 @@ def test_hostile_header_values(shared_client, case):
     assert table_counts(shared_client.db) == before
 
 
-# Requests that HTTP/1.1 parsing rejects (RFC 9112): the server's protocol answers them
+# Requests that HTTP/1.1 parsing rejects (RFC 9112). The server's protocol rejects them
 # before the app, in the contract's error shape.
 MALFORMED_HTTP = {
     "path-byte-ff": http_request("GET", b"/api/v1/public/pizzas/\xff"),

@@ -14,6 +14,7 @@ import jwt
 import pytest
 
 from tests.conftest import BACKENDS, TEST_JWT_SECRET
+from tests.conftest import token_claims as claims
 from tests.hostile.conftest import ADMIN_FORM, assert_error, server_env, table_counts
 
 PROTECTED = {
@@ -24,21 +25,6 @@ PROTECTED = {
     "list_clients": ("GET", "/api/v1/clients", None),
     "delete_client": ("DELETE", "/api/v1/clients/user-client", None),
 }
-
-
-def claims(**overrides) -> dict:
-    now = int(time.time())
-    values = {
-        "aud": "dev-client",
-        "exp": now + 600,
-        "iat": now,
-        "iss": "pizza-api",
-        "role": "admin",
-        "scope": "read write",
-        "uid": "1",
-    }
-    values.update(overrides)
-    return {key: value for key, value in values.items() if value is not None}
 
 
 def segment(data) -> str:
